@@ -1,0 +1,17 @@
+from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+from django.views.static import serve
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("fengqiao.web.urls")),
+]
+urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)
+
+if settings.DEBUG:
+    urlpatterns += [path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT})]
+
+admin.site.site_header = "枫桥 Fengqiao"
+admin.site.site_title = "Fengqiao"

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from tests.factories import Territory
+
+
+@pytest.fixture(autouse=True)
+def _always_fresh_caches(settings):
+    # every process-local cache (locator, calendar) looks at the configuration version each time
+    settings.LOCATOR_CHECK_SECONDS = 0
+
+
+@pytest.fixture
+def territory(db) -> Territory:
+    return Territory()
+
+
+@pytest.fixture
+def shared_data():
+    """The folder of real public data beside the project, or a skip when it is absent.
+
+    In CI (CI=true) its absence is a failure, never a skip.
+    """
+    import os
+
+    path = settings.PACKAGE_DIR.parent.parent / "shared" / "data"
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must run the tests on real data")
+        pytest.skip(f"{path} is absent (the shared data folder sits beside the project only in development)")
+    return path
