@@ -50,6 +50,7 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Department
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"dept-{n}")
     name_zh = factory.Sequence(lambda n: f"部门{n}")

@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "fengqiao.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from fengqiao.core import signals  # noqa: F401
