@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "fengqiao.geo",
     "fengqiao.org",
     "fengqiao.cases",
+    "fengqiao.notify",
     "fengqiao.web",
 ]
 
