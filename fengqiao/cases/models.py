@@ -73,3 +73,277 @@ class TimeLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_stage_display()} {self.get_urgency_display()}: {self.value} {self.get_unit_display()}"
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The case loop (DESIGN §7)
+# ---------------------------------------------------------------------------------------------
+from django.conf import settings  # noqa: E402
+
+from fengqiao.cases.states import CaseAction, CaseState  # noqa: E402
+from fengqiao.core.fields import EncryptedTextField  # noqa: E402
+
+
+class Channel(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("grid worker")
+    RESIDENT = "resident", _("resident")
+    HOTLINE = "hotline", _("hotline")
+    SENSOR = "sensor", _("sensor")
+    API = "api", _("API")
+    OPEN311 = "open311", _("Open311")
+    IMPORT = "import", _("import")
+
+
+class Level(models.TextChoices):
+    GRID = "grid", _("grid")
+    VILLAGE = "village", _("village")
+    TOWNSHIP = "township", _("township")
+    COUNTY = "county", _("county")
+
+
+LEVEL_ORDER = [Level.GRID, Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY]
+
+
+class DeadlineWarning(models.TextChoices):
+    NONE = "", _("on time")
+    YELLOW = "yellow", _("due soon")
+    RED = "red", _("overdue")
+
+
+class Case(models.Model):
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases")
+    platform = models.ForeignKey(
+        "org.Platform", verbose_name=_("platform"), on_delete=models.PROTECT, related_name="cases"
+    )
+    grid = models.ForeignKey(
+        "geo.Grid", verbose_name=_("grid"), null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    region = models.ForeignKey(
+        "geo.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="cases"
+    )
+    # grid code, or region code when the point is in no grid: the one field scopes filter on
+    area_code = models.CharField(_("area code"), max_length=18, db_index=True)
+    asset = models.ForeignKey(
+        "geo.Asset", verbose_name=_("asset"), null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+    )
+    lon = models.FloatField(_("longitude"), null=True, blank=True)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    description = models.TextField(_("description"))
+    urgency = models.CharField(_("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    is_public = models.BooleanField(_("public"), default=True)
+
+    state = models.CharField(_("state"), max_length=20, choices=CaseState.choices, default=CaseState.REPORTED)
+    state_before = models.CharField(max_length=20, choices=CaseState.choices, blank=True, editable=False)
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices, default=Level.TOWNSHIP)
+    lead_department = models.ForeignKey(
+        "org.Department", verbose_name=_("lead department"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="led_cases",
+    )
+    routing_reason = models.CharField(_("why routed here"), max_length=300, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", verbose_name=_("duplicate of"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="duplicates",
+    )
+
+    # reporter: optional, protected (DESIGN §9)
+    reporter_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("reported by"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="reported_cases",
+    )
+    anonymous = models.BooleanField(_("anonymous"), default=False)
+    reporter_name = EncryptedTextField(_("reporter name"), blank=True)
+    reporter_phone = EncryptedTextField(_("reporter phone"), blank=True)
+    reporter_phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+
+    # deadlines of the running stage and the sweep's next look
+    stage_started_at = models.DateTimeField(_("stage started"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    warn_at = models.DateTimeField(_("warning from"), null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    warning = models.CharField(_("deadline warning"), max_length=10, choices=DeadlineWarning.choices, blank=True, default="")
+    overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True)
+    escalated_for_overdue = models.BooleanField(default=False, editable=False)
+    suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    extension_requested = models.BooleanField(_("extension requested"), default=False)
+    extension_days = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    supervised = models.BooleanField(_("flagged supervision"), default=False)
+    rework_count = models.PositiveSmallIntegerField(_("reworks"), default=0)
+    reminder_count = models.PositiveSmallIntegerField(_("reminders"), default=0)
+    reopen_count = models.PositiveSmallIntegerField(_("reopenings"), default=0)
+    closed_on_time = models.BooleanField(_("closed on time"), null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    rating_comment = models.TextField(_("rating comment"), blank=True)
+
+    created_at = models.DateTimeField(_("reported at"))
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    version = models.PositiveIntegerField(_("version"), default=1)
+    last_event_seq = models.PositiveIntegerField(default=0, editable=False)
+    last_event_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-created_at"]
+        indexes = [
+            # the sweep reads only cases whose next look is due (partial on PostgreSQL)
+            models.Index(fields=["next_due_at"], name="case_next_due", condition=models.Q(next_due_at__isnull=False)),
+            models.Index(fields=["state", "area_code"], name="case_state_area"),
+            models.Index(fields=["lead_department", "state", "due_at"], name="case_dept_state_due"),
+            models.Index(fields=["area_code", "created_at"], name="case_area_created"),
+            models.Index(fields=["category", "created_at"], name="case_category_created"),
+            models.Index(fields=["lon", "lat"], name="case_point"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def permission_target(self):
+        from fengqiao.org.permissions import Target
+
+        departments = {self.lead_department_id} if self.lead_department_id else set()
+        departments |= {a.department_id for a in self.assists.all()} if self.pk else set()
+        return Target(area_code=self.area_code, department_ids=frozenset(departments))
+
+
+class CaseAssist(models.Model):
+    """An assisting department on a joint case; it reports its part, the lead closes."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assists")
+    department = models.ForeignKey("org.Department", verbose_name=_("department"), on_delete=models.PROTECT,
+                                   related_name="assisted_cases")
+    requested_at = models.DateTimeField(_("requested at"))
+    reported_at = models.DateTimeField(_("reported at"), null=True, blank=True)
+    report = models.TextField(_("report"), blank=True)
+
+    class Meta:
+        verbose_name = _("assisting department")
+        verbose_name_plural = _("assisting departments")
+        constraints = [models.UniqueConstraint(fields=["case", "department"], name="case_assist_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.department_id}"
+
+
+class CaseEvent(models.Model):
+    """Append-only, hash-chained record of everything that happened to a case."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    action = models.CharField(_("action"), max_length=30, choices=CaseAction.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(_("actor"), max_length=100, blank=True)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    level = models.CharField(max_length=10, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    is_public = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        ordering = ["case_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}#{self.seq} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("case events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("case events are append-only")
+
+
+class CaseAttachment(models.Model):
+    class Kind(models.TextChoices):
+        REPORT = "report", _("photo of the matter")
+        AFTER = "after", _("photo after handling")
+        VERIFY = "verify", _("verification photo")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(CaseEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="attachments")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.REPORT)
+    original = models.FileField(_("original"), upload_to="cases/original/%Y/%m/")
+    public_copy = models.FileField(_("copy without metadata"), upload_to="cases/public/%Y/%m/")
+    thumbnail = models.FileField(_("thumbnail"), upload_to="cases/thumbs/%Y/%m/")
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.public_copy.name
+
+
+class RoutingRule(models.Model):
+    """Category × area (× time of day) -> department and level. The most specific match wins."""
+
+    category = models.ForeignKey(Category, verbose_name=_("category (and below)"), null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="routing_rules")
+    area_prefix = models.CharField(_("region or grid code"), max_length=18, blank=True,
+                                   help_text=_("empty: everywhere"))
+    hour_from = models.TimeField(_("from (time of day)"), null=True, blank=True)
+    hour_to = models.TimeField(_("until (time of day)"), null=True, blank=True)
+    department = models.ForeignKey("org.Department", verbose_name=_("department"), on_delete=models.CASCADE,
+                                   related_name="routing_rules")
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices, blank=True,
+                             help_text=_("empty: the department's own level"))
+    priority = models.IntegerField(_("priority"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["-priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.category or '*'} @ {self.area_prefix or '*'} -> {self.department}"
+
+
+class CaseSequence(models.Model):
+    """Daily number sequence per region prefix, for human-readable case numbers."""
+
+    key = models.CharField(max_length=30, unique=True)
+    value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class IdempotencyKey(models.Model):
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["actor", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key

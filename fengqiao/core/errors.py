@@ -49,3 +49,9 @@ class Conflict(DomainError):
 
 class TransitionNotAllowed(DomainError):
     status = 409
+
+
+class Forbidden(DomainError):
+    """The actor sees the object but its role does not allow the action."""
+
+    status = 403

@@ -18,15 +18,15 @@ class BilingualName(models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return self.name
+
     @property
     def name(self) -> str:
         language = get_language() or "zh-hans"
         if language.startswith("en") and self.name_en:
             return self.name_en
         return self.name_zh
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Platform(BilingualName):

@@ -1,0 +1,25 @@
+"""Human-readable case numbers: region code + local date + daily sequence, e.g. 330681110-20261123-0042."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fengqiao.cases.models import CaseSequence
+
+
+def next_case_number(*, region_code: str, at: datetime) -> str:
+    """The next number for `region_code` on `at`'s local day; call inside the creating transaction."""
+    day = timezone.localtime(at).strftime("%Y%m%d")
+    key = f"{region_code}-{day}"
+    if not CaseSequence.objects.filter(key=key).update(value=F("value") + 1):
+        try:
+            with transaction.atomic():
+                CaseSequence.objects.create(key=key, value=1)
+        except IntegrityError:  # another transaction created it first: take the next value
+            CaseSequence.objects.filter(key=key).update(value=F("value") + 1)
+    value = CaseSequence.objects.filter(key=key).values_list("value", flat=True).get()
+    return f"{key}-{value:04d}"

@@ -1,0 +1,651 @@
+"""Every write to a case (DESIGN §6): keyword-only, typed, atomic services.
+
+Each transition locks the case row, checks the expected version (stale: 409), the transition table
+(states.TRANSITIONS) and the permission resolver (out of scope: 404; in scope but not allowed:
+403), applies the change, writes a hash-chained event and enqueues side effects on commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from fengqiao.cases import deadlines
+from fengqiao.cases.events import append_event
+from fengqiao.cases.models import (
+    LEVEL_ORDER,
+    Case,
+    CaseAssist,
+    CaseAttachment,
+    CaseEvent,
+    Category,
+    Channel,
+    DeadlineWarning,
+    IdempotencyKey,
+    Level,
+    Urgency,
+)
+from fengqiao.cases.numbering import next_case_number
+from fengqiao.cases.routing import department_level, route
+from fengqiao.cases.states import TRANSITIONS, CaseAction, CaseState
+from fengqiao.core import clock
+from fengqiao.core.errors import (
+    Conflict,
+    ErrorDetail,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TransitionNotAllowed,
+)
+from fengqiao.geo.locator import get_locator
+from fengqiao.geo.models import Asset, Grid, Region
+from fengqiao.org.models import Department
+from fengqiao.org.permissions import Action, Target, permissions_for
+
+A = CaseAction
+S = CaseState
+DESCRIPTION_MAX = 2000
+REASON_MAX = 1000
+PUBLIC_CHANNELS = {Channel.RESIDENT, Channel.OPEN311, Channel.SENSOR}
+
+
+@dataclass(frozen=True)
+class Photo:
+    data: bytes
+    kind: str = CaseAttachment.Kind.REPORT
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _invalid(field: str, code: str, message: str) -> InvalidInput:
+    return InvalidInput(code, message, field=field)
+
+
+def _notify(case: Case, topic: str, **extra: Any) -> None:
+    """Tell whom it concerns, in the same transaction as the event (outbox)."""
+    from fengqiao.cases.notifications import notify_case
+
+    notify_case(case=case, topic=topic, **extra)
+
+
+def _store_photos(case: Case, event: CaseEvent, photos: Sequence[Photo], now) -> None:
+    from fengqiao.cases.attachments import attach_photo
+
+    for photo in photos:
+        attach_photo(case=case, event=event, data=photo.data, kind=photo.kind, now=now)
+
+
+def _check_photos(photos: Sequence[Photo]) -> None:
+    from fengqiao.cases.attachments import check_photo
+
+    for i, photo in enumerate(photos):
+        check_photo(photo.data, field=f"photos[{i}]")
+
+
+def _locate(*, lon: float | None, lat: float | None, grid: Grid | None) -> tuple[Grid | None, Region]:
+    if lon is not None or lat is not None:
+        if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)) \
+                or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise _invalid("location", "invalid_point", _("Give both longitude and latitude, as numbers."))
+        found = get_locator().locate(lon, lat)
+        if found.grid_code:
+            located = Grid.objects.select_related("region").get(code=found.grid_code)
+            if grid is not None and grid.pk != located.pk:
+                raise _invalid("grid", "grid_mismatch", _("The point lies in grid %(code)s, not in the grid given.")
+                               % {"code": located.code})
+            return located, located.region
+        if found.region_code:
+            return grid, Region.objects.get(code=found.region_code) if grid is None else grid.region
+        raise _invalid("location", "outside_territory", _("The point lies outside the territory served."))
+    if grid is not None:
+        return grid, grid.region
+    raise _invalid("location", "location_required", _("Give a point or choose a grid."))
+
+
+def _number_region(area_code: str) -> str:
+    return area_code[:9] if len(area_code) >= 9 else area_code[:6]
+
+
+def _request_hash(**fields: Any) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# -- intake ------------------------------------------------------------------------------------
+@transaction.atomic
+def case_report(
+    *,
+    actor: Any,
+    channel: str,
+    category: Category,
+    description: str,
+    lon: float | None = None,
+    lat: float | None = None,
+    grid: Grid | None = None,
+    asset: Asset | None = None,
+    address: str = "",
+    urgency: str = Urgency.NORMAL,
+    is_public: bool = True,
+    anonymous: bool = False,
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    photos: Sequence[Photo] = (),
+    idempotency_key: str | None = None,
+    close_on_spot: bool = False,
+    resolution: str = "",
+) -> Case:
+    """Take in a matter from any channel. A retried request with the same idempotency key returns
+    the case the first one created. With `close_on_spot` a grid worker reports a small matter
+    already fixed, with an after-photo ("小事一格解决")."""
+    now = clock.now()
+    actor = actor if getattr(actor, "is_authenticated", False) else None
+    key_hash = None
+    if idempotency_key:
+        key_hash = _request_hash(channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
+                                 grid=grid.pk if grid else None, close=close_on_spot)
+        existing = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
+        if existing:
+            if existing.request_hash != key_hash:
+                raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
+            return existing.case
+
+    # validate everything before writing anything
+    errors: list[ErrorDetail] = []
+    description = (description or "").strip()
+    if not description:
+        errors.append(ErrorDetail("required", _("Describe the matter."), "description"))
+    elif len(description) > DESCRIPTION_MAX:
+        errors.append(ErrorDetail("too_long", _("The description is limited to %(n)d characters.")
+                                  % {"n": DESCRIPTION_MAX}, "description"))
+    if channel not in Channel.values:
+        errors.append(ErrorDetail("invalid_choice", _("Unknown channel."), "channel"))
+    if urgency not in Urgency.values:
+        errors.append(ErrorDetail("invalid_choice", _("Unknown urgency."), "urgency"))
+    if not category.is_active:
+        errors.append(ErrorDetail("inactive", _("This category is no longer in use."), "category"))
+    if len(address) > 300:
+        errors.append(ErrorDetail("too_long", _("The address is limited to 300 characters."), "address"))
+    if errors:
+        raise InvalidInput("invalid_case", errors[0].message, errors=errors)
+    if asset is not None and lon is None and lat is None:
+        lon, lat = asset.lon, asset.lat
+    grid, region = _locate(lon=lon, lat=lat, grid=grid)
+    _check_photos(photos)
+    area_code = grid.code if grid else region.code
+
+    perms = permissions_for(actor) if actor else None
+    if actor is None:
+        if channel not in PUBLIC_CHANNELS:
+            raise Forbidden("login_required", _("Sign in to report through this channel."))
+    elif not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):  # type: ignore[union-attr]
+        raise NotFound("not_found", _("This grid is not yours to report in."))
+    if close_on_spot:
+        if actor is None or not perms.can(Action.CLOSE_ON_SPOT, Target(area_code=area_code)):  # type: ignore[union-attr]
+            raise Forbidden("forbidden", _("Only the grid's worker or chief closes a matter on the spot."))
+        if not any(p.kind == CaseAttachment.Kind.AFTER for p in photos):
+            raise _invalid("photos", "after_photo_required", _("Add a photo taken after the matter was fixed."))
+
+    case = Case(
+        number=next_case_number(region_code=_number_region(area_code), at=now),
+        channel=channel, category=category, platform_id=category.platform_id, grid=grid, region=region,
+        area_code=area_code, asset=asset, lon=lon, lat=lat, address=address.strip(), description=description,
+        urgency=urgency, is_public=is_public, anonymous=anonymous, reporter_user=actor,
+        reporter_name="" if anonymous else reporter_name.strip(),
+        reporter_phone="" if anonymous else reporter_phone.strip(),
+        level=Level.GRID if close_on_spot else Level.TOWNSHIP, created_at=now, updated_at=now,
+    )
+    if case.reporter_phone:
+        from fengqiao.core.crypto import blind_index
+
+        case.reporter_phone_index = blind_index(case.reporter_phone, "phone")
+    deadlines.start_stage(case, now)
+    case.save()
+    from fengqiao.cases.selectors import duplicate_candidates
+
+    duplicates = [c.number for c in duplicate_candidates(case=case)]
+    event = append_event(case=case, action=A.REPORT, actor=actor, from_state="", to_state=S.REPORTED, now=now,
+                         payload={"channel": channel, "possible_duplicates": duplicates})
+    if close_on_spot:
+        case.state = S.CLOSED
+        case.closed_at = case.handled_at = now
+        case.closed_on_time = True
+        deadlines.start_stage(case, now)
+        event = append_event(case=case, action=A.CLOSE_ON_SPOT, actor=actor, from_state=S.REPORTED,
+                             to_state=S.CLOSED, reason=resolution, now=now)
+    case.save()
+    _store_photos(case, event, photos, now)
+    if idempotency_key:
+        try:
+            with transaction.atomic():
+                IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash, case=case,
+                                              created_at=now)
+        except IntegrityError:
+            # a concurrent retry with the same key won the race: this transaction writes nothing
+            transaction.set_rollback(True)
+            winner = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
+            if winner is None:
+                raise Conflict("retry", _("The same request is being processed; try again.")) from None
+            return winner.case
+    _notify(case, "case.closed_on_spot" if close_on_spot else "case.reported")
+    return case
+
+
+# -- the generic transition --------------------------------------------------------------------
+def _load_for_update(number: str) -> Case:
+    case = Case.objects.select_for_update().select_related("category", "region", "grid").filter(number=number).first()
+    if case is None:
+        raise NotFound("not_found", _("No such case."))
+    return case
+
+
+def _check(case: Case, actor: Any, action: CaseAction, expected_version: int | None, reason: str) -> None:
+    perms = permissions_for(actor)
+    if not perms.can(Action.VIEW_CASE, case) and not any(perms.can(p, case) for p in TRANSITIONS[action].permissions):
+        raise NotFound("not_found", _("No such case."))
+    if expected_version is not None and expected_version != case.version:
+        raise Conflict("stale_version", _("The case changed since you saw it (version %(seen)s, now %(now)s). "
+                                          "Reload and try again.") % {"seen": expected_version, "now": case.version})
+    transition = TRANSITIONS[action]
+    if case.state not in transition.sources:
+        raise TransitionNotAllowed("transition_not_allowed", _("A case that is %(state)s cannot be %(action)s.") % {
+            "state": S(case.state).label, "action": action.label})
+    if not any(perms.can(p, case) for p in transition.permissions):
+        raise Forbidden("forbidden", _("Your role does not allow this action on this case."))
+    if transition.needs_reason and not reason.strip():
+        raise _invalid("reason", "required", _("Give a reason."))
+    if len(reason) > REASON_MAX:
+        raise _invalid("reason", "too_long", _("The reason is limited to %(n)d characters.") % {"n": REASON_MAX})
+
+
+@transaction.atomic
+def _transition(
+    *, actor: Any, number: str, action: CaseAction, expected_version: int | None, reason: str = "",
+    apply: Callable[[Case, Any], dict[str, Any] | None] | None = None, photos: Sequence[Photo] = (),
+    topic: str | None = None, is_public: bool = True,
+) -> Case:
+    case = _load_for_update(number)
+    _check(case, actor, action, expected_version, reason)
+    _check_photos(photos)
+    now = clock.now()
+    from_state = case.state
+    target = TRANSITIONS[action].target
+    if target is not None:
+        case.state = target
+    if target == S.SUSPENDED:
+        case.state_before = from_state
+    payload = (apply(case, now) if apply else None) or {}
+    if case.state != from_state and action not in (A.SUSPEND, A.RESUME):
+        deadlines.start_stage(case, now)
+    case.version += 1
+    case.updated_at = now
+    event = append_event(case=case, action=action, actor=actor, from_state=from_state, to_state=case.state,
+                         reason=reason.strip(), payload=payload, now=now, is_public=is_public)
+    case.save()
+    _store_photos(case, event, photos, now)
+    _notify(case, topic or f"case.{action}", event_seq=event.seq)
+    return case
+
+
+# -- transitions -------------------------------------------------------------------------------
+def case_accept(*, actor: Any, number: str, expected_version: int | None = None, reason: str = "") -> Case:
+    def apply(case: Case, now) -> None:
+        case.accepted_at = now
+
+    return _transition(actor=actor, number=number, action=A.ACCEPT, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_reject(*, actor: Any, number: str, reason: str, expected_version: int | None = None) -> Case:
+    return _transition(actor=actor, number=number, action=A.REJECT, expected_version=expected_version, reason=reason)
+
+
+def case_recategorise(*, actor: Any, number: str, category: Category, expected_version: int | None = None,
+                      reason: str = "") -> Case:
+    if not category.is_active:
+        raise _invalid("category", "inactive", _("This category is no longer in use."))
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        old = case.category
+        case.category, case.platform_id = category, category.platform_id
+        deadlines.start_stage(case, case.stage_started_at or now)
+        return {"from_category": old.code, "to_category": category.code}
+
+    return _transition(actor=actor, number=number, action=A.RECATEGORISE, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_merge(*, actor: Any, number: str, master_number: str, expected_version: int | None = None,
+               reason: str = "") -> Case:
+    master = Case.objects.filter(number=master_number).first()
+    if master is None or master.number == number or not permissions_for(actor).can(Action.VIEW_CASE, master):
+        raise _invalid("master_number", "not_found", _("No such case to merge into."))
+    if master.state in (S.MERGED, S.REJECTED):
+        raise _invalid("master_number", "invalid_master", _("Merge into a case that is still valid."))
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        case.duplicate_of = master
+        return {"master": master.number}
+
+    return _transition(actor=actor, number=number, action=A.MERGE, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def suggest_route(*, case: Case, min_level: Level | None = None):
+    return route(category=case.category, area_code=case.area_code, at=clock.now(), min_level=min_level)
+
+
+def case_dispatch(*, actor: Any, number: str, department: Department | None = None,
+                  expected_version: int | None = None, reason: str = "") -> Case:
+    """Dispatch to `department`, or to the routing suggestion when none is given."""
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        decision = suggest_route(case=case, min_level=Level(case.level) if case.level != Level.GRID else None)
+        chosen = department or (decision.department if decision else None)
+        if chosen is None:
+            raise _invalid("department", "no_route", _("No department serves this case: choose one."))
+        case.lead_department = chosen
+        case.level = department_level(chosen)
+        case.dispatched_at = now
+        suggested = decision.department if decision else None
+        case.routing_reason = (decision.reason if decision and suggested == chosen
+                               else _("Chosen by the dispatcher."))[:300]
+        return {"department": chosen.code, "suggested": suggested.code if suggested else None,
+                "why": decision.reason if decision else None, "basis": decision.basis if decision else None}
+
+    return _transition(actor=actor, number=number, action=A.DISPATCH, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_return(*, actor: Any, number: str, reason: str, expected_version: int | None = None) -> Case:
+    def apply(case: Case, now) -> dict[str, Any]:
+        department = case.lead_department
+        case.lead_department = None
+        return {"returned_by": department.code if department else None}
+
+    return _transition(actor=actor, number=number, action=A.RETURN, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_start(*, actor: Any, number: str, expected_version: int | None = None) -> Case:
+    return _transition(actor=actor, number=number, action=A.START, expected_version=expected_version)
+
+
+def case_report_back(*, actor: Any, number: str, result: str, photos: Sequence[Photo] = (),
+                     expected_version: int | None = None) -> Case:
+    def apply(case: Case, now) -> dict[str, Any]:
+        pending = [a.department.name for a in case.assists.select_related("department") if a.reported_at is None]
+        if pending:
+            raise _invalid("assists", "assist_pending", _("Waiting for the assisting departments: %(names)s.")
+                           % {"names": "、".join(pending)})
+        on_time = case.due_at is None or now <= case.due_at
+        case.closed_on_time = on_time if case.closed_on_time is None else (case.closed_on_time and on_time)
+        case.handled_at = now
+        return {"on_time": on_time}
+
+    if not result.strip():
+        raise _invalid("result", "required", _("Say what was done."))
+    return _transition(actor=actor, number=number, action=A.REPORT_BACK, expected_version=expected_version,
+                       reason=result, apply=apply, photos=[Photo(p.data, CaseAttachment.Kind.AFTER) for p in photos])
+
+
+def case_verify(*, actor: Any, number: str, passed: bool, note: str = "", photos: Sequence[Photo] = (),
+                expected_version: int | None = None) -> Case:
+    """On-site verification: passed closes the case; failed sends it back to the department (rework)."""
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        if passed:
+            case.state = S.CLOSED
+            case.closed_at = now
+        else:
+            case.state = S.DISPATCHED
+            case.rework_count += 1
+        return {"passed": passed}
+
+    if not passed and not note.strip():
+        raise _invalid("note", "required", _("Say why the verification failed."))
+    return _transition(actor=actor, number=number, action=A.VERIFY, expected_version=expected_version,
+                       reason=note, apply=apply, topic="case.closed" if passed else "case.rework",
+                       photos=[Photo(p.data, CaseAttachment.Kind.VERIFY) for p in photos])
+
+
+def case_rate(*, actor: Any, number: str, rating: int, comment: str = "", expected_version: int | None = None) -> Case:
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise _invalid("rating", "out_of_range", _("A rating is a whole number from 1 to 5."))
+    if len(comment) > REASON_MAX:
+        raise _invalid("comment", "too_long", _("The comment is limited to %(n)d characters.") % {"n": REASON_MAX})
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        case.rating, case.rating_comment, case.rated_at = rating, comment.strip(), now
+        return {"rating": rating}
+
+    return _transition(actor=actor, number=number, action=A.RATE, expected_version=expected_version,
+                       reason=comment, apply=apply)
+
+
+def case_reopen(*, actor: Any, number: str, reason: str, expected_version: int | None = None) -> Case:
+    """Back to the lead department after an unsatisfied rating (or a closing found wrong)."""
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        if case.lead_department_id is None:
+            case.state = S.ACCEPTED
+        case.reopen_count += 1
+        case.closed_at = None
+        return {"rating": case.rating}
+
+    return _transition(actor=actor, number=number, action=A.REOPEN, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_request_extension(*, actor: Any, number: str, working_days: int, reason: str,
+                           expected_version: int | None = None) -> Case:
+    if not isinstance(working_days, int) or not 1 <= working_days <= 60:
+        raise _invalid("working_days", "out_of_range", _("Ask for 1 to 60 working days."))
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        if case.extension_requested:
+            raise TransitionNotAllowed("extension_pending", _("An extension request is already waiting."))
+        case.extension_requested = True
+        return {"working_days": working_days}
+
+    return _transition(actor=actor, number=number, action=A.REQUEST_EXTENSION, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_decide_extension(*, actor: Any, number: str, approve: bool, working_days: int | None = None,
+                          reason: str = "", expected_version: int | None = None) -> Case:
+    def apply(case: Case, now) -> dict[str, Any]:
+        if not case.extension_requested:
+            raise TransitionNotAllowed("no_extension_request", _("No extension was requested."))
+        requested = (case.events.filter(action=A.REQUEST_EXTENSION).order_by("-seq")
+                     .values_list("payload", flat=True).first() or {}).get("working_days", 0)
+        days = working_days or requested
+        case.extension_requested = False
+        old_due = case.due_at
+        if approve:
+            deadlines.extend(case, days)
+        return {"approved": approve, "working_days": days if approve else 0,
+                "old_due": old_due.isoformat() if old_due else None,
+                "new_due": case.due_at.isoformat() if case.due_at else None}
+
+    return _transition(actor=actor, number=number, action=A.DECIDE_EXTENSION, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_suspend(*, actor: Any, number: str, reason: str, expected_version: int | None = None) -> Case:
+    """缓办: the clock stops until the case is resumed."""
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        case.suspended_at = now
+        case.next_due_at = None
+        return {"state_before": case.state_before}
+
+    return _transition(actor=actor, number=number, action=A.SUSPEND, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_resume(*, actor: Any, number: str, expected_version: int | None = None, reason: str = "") -> Case:
+    def apply(case: Case, now) -> dict[str, Any]:
+        case.state = case.state_before or S.ACCEPTED
+        paused_from = case.suspended_at or now
+        deadlines.shift_deadlines(case, paused_from, now)
+        case.suspended_at = None
+        case.state_before = ""
+        return {"paused_from": paused_from.isoformat()}
+
+    return _transition(actor=actor, number=number, action=A.RESUME, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_park(*, actor: Any, number: str, reason: str, expected_version: int | None = None) -> Case:
+    """挂账: cannot be solved now; tracked and shown in every report."""
+    return _transition(actor=actor, number=number, action=A.PARK, expected_version=expected_version, reason=reason)
+
+
+def case_unpark(*, actor: Any, number: str, reason: str = "", expected_version: int | None = None) -> Case:
+    def apply(case: Case, now) -> None:
+        case.lead_department = None
+
+    return _transition(actor=actor, number=number, action=A.UNPARK, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def _escalate(case: Case, now) -> dict[str, Any]:
+    index = LEVEL_ORDER.index(Level(case.level))
+    if index + 1 >= len(LEVEL_ORDER):
+        raise TransitionNotAllowed("top_level", _("The case is already at county level."))
+    old = case.level
+    case.level = LEVEL_ORDER[max(index + 1, LEVEL_ORDER.index(Level.TOWNSHIP))]
+    previous = case.lead_department
+    case.lead_department = None
+    decision = suggest_route(case=case, min_level=Level(case.level))
+    return {"from_level": old, "to_level": case.level, "previous_department": previous.code if previous else None,
+            "suggested": decision.department.code if decision else None}
+
+
+def case_escalate(*, actor: Any, number: str, reason: str, expected_version: int | None = None) -> Case:
+    """Move the case up a level ("大事全网联动"): it waits for dispatch there."""
+    return _transition(actor=actor, number=number, action=A.ESCALATE, expected_version=expected_version,
+                       reason=reason, apply=_escalate)
+
+
+def case_request_assist(*, actor: Any, number: str, departments: Sequence[Department], reason: str = "",
+                        expected_version: int | None = None) -> Case:
+    if not departments:
+        raise _invalid("departments", "required", _("Choose at least one department."))
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        added = []
+        for department in departments:
+            if department.pk == case.lead_department_id:
+                raise _invalid("departments", "is_lead", _("The lead department does not assist itself."))
+            _assist, created = CaseAssist.objects.get_or_create(case=case, department=department,
+                                                                defaults={"requested_at": now})
+            if created:
+                added.append(department.code)
+        return {"departments": added}
+
+    return _transition(actor=actor, number=number, action=A.REQUEST_ASSIST, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_assist_report(*, actor: Any, number: str, department: Department, report: str,
+                       expected_version: int | None = None) -> Case:
+    if not report.strip():
+        raise _invalid("report", "required", _("Say what your department did."))
+
+    def apply(case: Case, now) -> dict[str, Any]:
+        assist = case.assists.filter(department=department).first()
+        if assist is None:
+            raise _invalid("department", "not_assisting", _("This department is not assisting on the case."))
+        if not permissions_for(actor).can(Action.HANDLE_CASE, department):
+            raise Forbidden("forbidden", _("Report only for your own department."))
+        assist.reported_at, assist.report = now, report.strip()
+        assist.save()
+        return {"department": department.code}
+
+    return _transition(actor=actor, number=number, action=A.ASSIST_REPORT, expected_version=expected_version,
+                       reason=report, apply=apply)
+
+
+def case_flag(*, actor: Any, number: str, reason: str = "", expected_version: int | None = None) -> Case:
+    """挂牌督办: a leader flags the case for supervision."""
+
+    def apply(case: Case, now) -> None:
+        case.supervised = True
+
+    return _transition(actor=actor, number=number, action=A.FLAG, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+def case_remind(*, actor: Any, number: str, reason: str = "", expected_version: int | None = None) -> Case:
+    def apply(case: Case, now) -> None:
+        case.reminder_count += 1
+
+    return _transition(actor=actor, number=number, action=A.REMIND, expected_version=expected_version,
+                       reason=reason, apply=apply)
+
+
+# -- the deadline sweep ------------------------------------------------------------------------
+@dataclass
+class SweepReport:
+    looked_at: int = 0
+    warned: int = 0
+    overdue: int = 0
+    escalated: int = 0
+
+
+def sweep_deadlines(*, limit: int = 1000) -> SweepReport:
+    """Find cases whose next look is due (indexed `next_due_at`), warn, mark overdue, escalate.
+
+    Idempotent: each step moves `next_due_at` on, so a second run finds nothing new to do.
+    """
+    now = clock.now()
+    report = SweepReport()
+    numbers = list(Case.objects.filter(next_due_at__lte=now).order_by("next_due_at")
+                   .values_list("number", flat=True)[:limit])
+    for number in numbers:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().select_related("category").filter(
+                number=number, next_due_at__lte=now).first()
+            if case is None:
+                continue
+            report.looked_at += 1
+            _sweep_one(case, now, report)
+    return report
+
+
+def _sweep_one(case: Case, now, report: SweepReport) -> None:
+    changed_state = case.state
+    if case.warning == DeadlineWarning.NONE and case.warn_at and case.warn_at <= now and case.due_at > now:
+        case.warning = DeadlineWarning.YELLOW
+        append_event(case=case, action=A.WARN, actor=None, from_state=case.state, to_state=case.state, now=now,
+                     payload={"due_at": case.due_at.isoformat()}, is_public=False)
+        report.warned += 1
+        _notify(case, "case.warning")
+    elif case.warning != DeadlineWarning.RED and case.due_at and case.due_at <= now:
+        case.warning = DeadlineWarning.RED
+        case.overdue_since = case.due_at
+        case.reminder_count += 1
+        append_event(case=case, action=A.OVERDUE, actor=None, from_state=case.state, to_state=case.state, now=now,
+                     payload={"due_at": case.due_at.isoformat()}, is_public=False)
+        report.overdue += 1
+        _notify(case, "case.overdue")
+    elif case.warning == DeadlineWarning.RED and not case.escalated_for_overdue:
+        case.escalated_for_overdue = True
+        if case.state in TRANSITIONS[A.ESCALATE].sources and case.level != Level.COUNTY:
+            payload = _escalate(case, now)
+            case.state = S.ACCEPTED
+            append_event(case=case, action=A.ESCALATE, actor=None, from_state=changed_state, to_state=case.state,
+                         reason=_("Overdue past the grace period."), payload=payload, now=now)
+            deadlines.start_stage(case, now)
+            report.escalated += 1
+            _notify(case, "case.escalated")
+    case.next_due_at = deadlines.next_look(case)
+    case.version += 1
+    case.updated_at = now
+    case.save()
