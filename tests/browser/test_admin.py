@@ -1,0 +1,69 @@
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from fengqiao.geo.models import Grid
+from tests.factories import Territory
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "grid-admin-pass-2024"
+
+
+@pytest.fixture
+def administrator(django_user_model):
+    return django_user_model.objects.create_superuser("admin", "admin@example.org", PASSWORD)
+
+
+def test_administrator_renames_a_grid_in_the_admin(page, admin_login, administrator):
+    grid = Territory().grids[0]
+
+    admin_login("admin", PASSWORD)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator("#content h1")).to_have_text("站点管理")
+
+    page.goto(f"/admin/geo/grid/{grid.pk}/change/")
+    expect(page.locator("#id_name")).to_have_value(grid.name)
+    page.fill("#id_name", "枫源村东网格")
+    page.click("input[name=_save]")
+
+    expect(page).to_have_url(re.compile(r"/admin/geo/grid/$"))
+    expect(page.locator(".messagelist .success")).to_contain_text("枫源村东网格")
+    expect(page.locator("#result_list")).to_contain_text("枫源村东网格")
+    assert Grid.objects.get(pk=grid.pk).name == "枫源村东网格"
+
+
+def test_admin_index_in_english(page, admin_login, administrator):
+    # the language prefix is where the language selector sends an admin page (/i18n/setlang/ with
+    # next=/admin/ redirects to /en/admin/)
+    page.goto("/en/admin/")
+    expect(page).to_have_url(re.compile(r"/en/admin/login/\?next=/en/admin/$"))
+    admin_login("admin", PASSWORD, path=None)
+
+    expect(page).to_have_url(re.compile(r"/en/admin/$"))
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#content h1")).to_have_text("Site administration")
+    expect(page.locator("#user-tools")).to_contain_text("Log out")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="fengqiao/urls.py mounts the admin with i18n_patterns(prefix_default_language=False); Django's "
+    "LocaleMiddleware then serves every unprefixed URL (/, /admin/) in LANGUAGE_CODE whatever the "
+    "django_language cookie says, so the selector on the home page changes nothing",
+)
+def test_language_selector_on_the_home_page_switches_to_english(page, admin_login, administrator):
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+
+    with page.expect_navigation():
+        page.select_option("#language", "en")
+    expect(page.locator("html")).to_have_attribute("lang", "en", timeout=2_000)
+
+    page.get_by_role("link", name="Staff sign-in").click()
+    admin_login("admin", PASSWORD, path=None)
+
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#content h1")).to_have_text("Site administration")
