@@ -23,7 +23,7 @@ import shapely
 from shapely.geometry import MultiPoint, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from fengqiao.geo.geometry import metres_per_degree
+from fengqiao.geo.geometry import metres_per_degree, polygonal
 
 LLOYD_ITERATIONS = 10
 SLIVER_SHARE = 0.25
@@ -47,19 +47,6 @@ class _Projection:
         return shapely.transform(
             geometry, lambda c: np.column_stack([c[:, 0] / self.mx + self.lon0, c[:, 1] / self.my + self.lat0])
         )
-
-
-def polygonal(geometry: BaseGeometry) -> Polygon | MultiPolygon | None:
-    """The polygonal part of a geometry (a clip can leave lines and points), or None if empty."""
-    if geometry is None or geometry.is_empty:
-        return None
-    if geometry.geom_type in ("Polygon", "MultiPolygon"):
-        return geometry  # type: ignore[return-value]
-    parts = [p for p in shapely.get_parts(geometry) if p.geom_type in ("Polygon", "MultiPolygon")]
-    polygons = [q for p in parts for q in (p.geoms if p.geom_type == "MultiPolygon" else [p]) if not q.is_empty]
-    if not polygons:
-        return None
-    return polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
 
 
 def _check_outline(outline: BaseGeometry) -> BaseGeometry:

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from django.db import models, transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.utils.translation import gettext as _
+from tqdm import tqdm
+
+from fengqiao.core import clock
 from fengqiao.core.errors import InvalidInput
-from fengqiao.geo.geometry import area_m2, to_shape
-from fengqiao.geo.models import Asset, Grid, Region
+from fengqiao.core.versioning import bump
+from fengqiao.geo.geometry import area_m2, to_geojson, to_shape
+from fengqiao.geo.models import Asset, Grid, Region, RegionLevel
+from fengqiao.geo.signals import LOCATOR_KEY
+
+if TYPE_CHECKING:
+    from fengqiao.geo.importer import GridRow, RegionRow
+
+BATCH_SIZE = 500
+REGION_FIELDS = ["name", "name_en", "level", "parent", "boundary", "center_lon", "center_lat"]
+GRID_FIELDS = ["name", "region", "parent", "geometry", "area_m2", "households", "min_lon", "min_lat", "max_lon",
+               "max_lat"]
 
 
 def grid_measure(*, grid: Grid) -> Grid:
@@ -51,3 +70,261 @@ def asset_locate(*, asset: Asset) -> Asset:
         asset.grid = None
         asset.region = Region.objects.get(code=found.region_code)
     return asset
+
+
+# -- bulk writes: import and grid generation --------------------------------------------------------
+
+
+@dataclass
+class WriteCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+
+@dataclass
+class ImportReport:
+    format: str
+    crs: str
+    regions: WriteCounts = field(default_factory=WriteCounts)
+    grids: WriteCounts = field(default_factory=WriteCounts)
+    warnings: list[str] = field(default_factory=list)
+    numbered: bool = False
+
+
+def territory_import(
+    *,
+    data: bytes | str,
+    kind: str = "auto",
+    fmt: str = "auto",
+    crs: str | None = None,
+    code_property: str | None = None,
+    name_property: str | None = None,
+    parent_code: str | None = None,
+    progress: bool = False,
+) -> ImportReport:
+    """Import regions and/or grids from a GeoJSON or DataV document (see fengqiao.geo.importer).
+
+    Everything is checked before anything is written; the writes are one transaction, so a
+    failed import changes nothing, and importing the same file again updates in place.
+    Raises InvalidInput listing each bad feature.
+    """
+    from fengqiao.geo.importer import plan_import
+
+    plan = plan_import(data=data, kind=kind, fmt=fmt, crs=crs, code_property=code_property,
+                       name_property=name_property, parent_code=parent_code, progress=progress)
+    report = ImportReport(format=plan.format, crs=plan.crs, warnings=plan.warnings, numbered=plan.numbered)
+    with transaction.atomic():
+        regions = _write_regions(plan.regions, report.regions)
+        _write_grids(plan.grids, regions, report.grids, progress=progress)
+        if report.regions.created or report.regions.updated or report.grids.created or report.grids.updated:
+            bump(LOCATOR_KEY)
+    return report
+
+
+def _region_lookup(codes: set[str]) -> dict[str, Region]:
+    return {r.code: r for r in Region.objects.filter(code__in=codes)}
+
+
+def _write_regions(rows: list[RegionRow], counts: WriteCounts) -> dict[str, Region]:
+    """Create or update regions, parents first; returns every region the rows name, by code."""
+    codes = {r.code for r in rows} | {r.parent_code for r in rows if r.parent_code}
+    known = _region_lookup(codes)
+    now = clock.now()
+    by_length: dict[int, list[RegionRow]] = {}
+    for row in rows:
+        by_length.setdefault(len(row.code), []).append(row)
+    for length in sorted(by_length):
+        create, update = [], []
+        for row in by_length[length]:
+            parent = known.get(row.parent_code) if row.parent_code else None
+            if row.parent_code and parent is None:
+                raise InvalidInput("unknown_parent", _("The parent region %(code)s disappeared during the import.")
+                                   % {"code": row.parent_code})
+            values = {
+                "name": row.name, "level": row.level, "parent": parent, "boundary": row.boundary,
+                "center_lon": row.center[0] if row.center else None,
+                "center_lat": row.center[1] if row.center else None,
+            }
+            if row.name_en is not None:
+                values["name_en"] = row.name_en[:100]
+            region = known.get(row.code)
+            if region is None:
+                region = Region(code=row.code, **values)
+                create.append(region)
+            elif _differs(region, values):
+                for name, value in values.items():
+                    setattr(region, name, value)
+                region.updated_at = now
+                update.append(region)
+            else:
+                counts.unchanged += 1
+            known[row.code] = region
+        if create:
+            Region.objects.bulk_create(create, batch_size=BATCH_SIZE)
+            counts.created += len(create)
+        if update:
+            Region.objects.bulk_update(update, [*REGION_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
+            counts.updated += len(update)
+    return known
+
+
+def _differs(obj, values: dict) -> bool:
+    for name, value in values.items():
+        current = getattr(obj, name)
+        if isinstance(value, models.Model) or value is None:
+            if (current.pk if isinstance(current, models.Model) else current) != (
+                value.pk if isinstance(value, models.Model) else value
+            ):
+                return True
+        elif current != value:
+            return True
+    return False
+
+
+def _write_grids(rows: list[GridRow], regions: dict[str, Region], counts: WriteCounts, *, progress: bool) -> None:
+    if not rows:
+        return
+    villages = {r.village_code for r in rows} - set(regions)
+    regions.update(_region_lookup(villages))
+    codes = {r.code for r in rows} | {r.parent_code for r in rows if r.parent_code}
+    known = {g.code: g for g in Grid.objects.filter(code__in=codes)}
+    now = clock.now()
+    bar = tqdm(total=len(rows), desc=_("writing"), unit="grid", disable=not progress, file=sys.stderr, leave=False)
+    for micro in (False, True):  # grids before micro-grids, which point at them
+        create, update = [], []
+        for row in rows:
+            if (row.parent_code is not None) != micro:
+                continue
+            village = regions.get(row.village_code)
+            parent = known.get(row.parent_code) if row.parent_code else None
+            if village is None or (row.parent_code and parent is None):
+                raise InvalidInput("unknown_region", _("The village or parent grid of %(code)s disappeared during "
+                                                       "the import.") % {"code": row.code})
+            minx, miny, maxx, maxy = row.shape.bounds
+            values = {
+                "name": row.name, "region": village, "parent": parent, "geometry": row.geometry,
+                "area_m2": row.area_m2, "min_lon": minx, "min_lat": miny, "max_lon": maxx, "max_lat": maxy,
+            }
+            if row.households is not None:
+                values["households"] = row.households
+            grid = known.get(row.code)
+            if grid is None:
+                grid = Grid(code=row.code, **values)
+                create.append(grid)
+            elif _differs(grid, values):
+                for name, value in values.items():
+                    setattr(grid, name, value)
+                grid.updated_at = now
+                update.append(grid)
+            else:
+                counts.unchanged += 1
+            known[row.code] = grid
+        for start in range(0, len(create), BATCH_SIZE):
+            Grid.objects.bulk_create(create[start:start + BATCH_SIZE])
+            bar.update(len(create[start:start + BATCH_SIZE]))
+        for start in range(0, len(update), BATCH_SIZE):
+            Grid.objects.bulk_update(update[start:start + BATCH_SIZE], [*GRID_FIELDS, "updated_at"])
+            bar.update(len(update[start:start + BATCH_SIZE]))
+        counts.created += len(create)
+        counts.updated += len(update)
+    bar.close()
+
+
+@dataclass
+class FillReport:
+    village: Region
+    grids: list[Grid]
+    counts: WriteCounts
+
+
+def grids_fill(
+    *, region_code: str, cells: int | None = None, cell_size: float | None = None, replace: bool = False
+) -> FillReport:
+    """Split a village's outline into grids (`cells` of similar area, or squares of `cell_size`
+    metres) coded village code + 001, 002, ... in reading order (north to south, west to east).
+
+    A village that has grids already is refused unless `replace`: then grids 001..N are updated
+    in place and the village's other grids deleted (refused if something still points at them).
+    """
+    from fengqiao.geo import gridfill
+    from fengqiao.geo.importer import MAX_GRIDS_PER_PARENT
+
+    if (cells is None) == (cell_size is None):
+        raise InvalidInput("invalid_options", _("Give either a number of cells or a cell size."))
+    village = Region.objects.filter(code=region_code).first()
+    if village is None:
+        raise InvalidInput("unknown_region", _("Unknown region %(code)s.") % {"code": region_code}, field="region")
+    if village.level != RegionLevel.VILLAGE:
+        raise InvalidInput("not_a_village", _("%(name)s (%(code)s) is a %(level)s; grids are drawn inside a village "
+                                              "or community.") % {"name": village.name, "code": village.code,
+                                                                   "level": village.get_level_display()},
+                           field="region")
+    if not village.boundary:
+        raise InvalidInput("no_boundary", _("%(name)s (%(code)s) has no boundary to split.")
+                           % {"name": village.name, "code": village.code}, field="region")
+    outline = to_shape(village.boundary)
+    limit = MAX_GRIDS_PER_PARENT
+    if cells is not None:
+        if not 1 <= cells <= limit:
+            raise InvalidInput("too_many_grids", _("A village holds 1 to %(max)d grids (3 digits of code); %(n)d "
+                                                   "were asked for.") % {"max": limit, "n": cells}, field="cells")
+        shapes = gridfill.split_into_cells(outline, cells)
+    else:
+        assert cell_size is not None
+        if not cell_size > 0:
+            raise InvalidInput("invalid_cell_size", _("The cell size must be a positive number of metres."),
+                               field="cell_size")
+        estimate = area_m2(outline) / (cell_size * cell_size)
+        if estimate > 2 * limit:
+            raise InvalidInput("too_many_grids", _("Cells of %(size)g m would make about %(n)d grids; a village "
+                                                   "holds at most %(max)d (3 digits of code). Choose a larger "
+                                                   "cell size.") % {"size": cell_size, "n": round(estimate),
+                                                                    "max": limit}, field="cell_size")
+        shapes = gridfill.split_into_squares(outline, cell_size)
+        if len(shapes) > limit:
+            raise InvalidInput("too_many_grids", _("Cells of %(size)g m make %(n)d grids; a village holds at most "
+                                                   "%(max)d (3 digits of code). Choose a larger cell size.")
+                               % {"size": cell_size, "n": len(shapes), "max": limit}, field="cell_size")
+    counts = WriteCounts()
+    with transaction.atomic():
+        existing = {g.code: g for g in Grid.objects.select_for_update().filter(region=village)}
+        if existing and not replace:
+            raise InvalidInput("has_grids", _("%(name)s (%(code)s) already has %(n)d grids; grid-fill is for "
+                                              "territories without a grid file (use --replace to redraw them).")
+                               % {"name": village.name, "code": village.code, "n": len(existing)})
+        if any(g.parent_id for g in existing.values()):
+            raise InvalidInput("has_micro_grids", _("%(name)s (%(code)s) has micro-grids; remove them before "
+                                                    "redrawing its grids.") % {"name": village.name,
+                                                                               "code": village.code})
+        now = clock.now()
+        create, update, grids = [], [], []
+        for number, shape in enumerate(shapes, start=1):
+            code = f"{village.code}{number:03d}"
+            geometry = to_geojson(shape)
+            values = {"name": (_("%(village)s grid %(number)03d") % {"village": village.name, "number": number})[:100],
+                      "region": village, "parent": None, "geometry": json.loads(json.dumps(geometry))}
+            grid = existing.pop(code, None)
+            if grid is None:
+                grid = Grid(code=code, **values)
+                create.append(grid)
+            else:
+                for name, value in values.items():
+                    setattr(grid, name, value)
+                grid.updated_at = now
+                update.append(grid)
+            grid_measure(grid=grid)
+            grids.append(grid)
+        if existing:
+            try:
+                Grid.objects.filter(pk__in=[g.pk for g in existing.values()]).delete()
+            except (ProtectedError, RestrictedError) as exc:
+                raise InvalidInput("grids_in_use", _("Grids %(codes)s are still in use and cannot be removed.")
+                                   % {"codes": ", ".join(sorted(existing))}) from exc
+            counts.deleted = len(existing)
+        Grid.objects.bulk_create(create, batch_size=BATCH_SIZE)
+        Grid.objects.bulk_update(update, [*GRID_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
+        counts.created, counts.updated = len(create), len(update)
+        bump(LOCATOR_KEY)
+    return FillReport(village=village, grids=grids, counts=counts)

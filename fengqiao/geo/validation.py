@@ -22,6 +22,10 @@ from fengqiao.geo.models import (
 
 # A grid may stick out of its village by this share of its own area (digitising slack).
 OUTSIDE_TOLERANCE = 0.02
+# An invalid polygon is repaired (make_valid, polygonal parts) only if its area changes by less.
+REPAIR_TOLERANCE = 0.01
+# Two grids of one village overlap (reported) when their common area exceeds this share of the smaller.
+OVERLAP_TOLERANCE = 0.005
 
 
 def region_errors(*, code: str, level: str, parent: Region | None) -> dict[str, str]:
