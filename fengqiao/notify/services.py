@@ -360,8 +360,8 @@ def deliver_due(
     courier = Courier()
     try:
         while report.claimed < limit:
-            batch = _claim(now=at(), limit=min(claim_batch_size(), limit - report.claimed), token=token,
-                           message_ids=message_ids)
+            wanted = min(claim_batch_size(), limit - report.claimed)
+            batch = _claim(now=at(), limit=wanted, token=token, message_ids=message_ids)
             if not batch:
                 break
             report.claimed += len(batch)
@@ -373,6 +373,8 @@ def deliver_due(
                     report.released += _release(messages=batch[index:], token=token, at=at())
                     return report
                 _deliver_one(message=message, token=token, courier=courier, at=at, report=report)
+            if len(batch) < wanted:
+                break  # that was all that was due
     finally:
         courier.close()
     return report
