@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -9,6 +10,7 @@ from fengqiao.notify.sms import mask_phone
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_display = ["name", "url", "topics", "is_active", "created_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ["is_active"]
     search_fields = ["name", "url", "topics"]
 
