@@ -27,8 +27,26 @@ def to_shape(geojson: dict[str, Any]) -> BaseGeometry:
 
 
 def to_geojson(geometry: BaseGeometry, precision: int = 7) -> dict[str, Any]:
-    rounded = shapely.set_precision(geometry, 10**-precision) if precision else geometry
-    return dict(mapping(rounded))
+    """A GeoJSON dict (plain lists, as a JSON field gives it back) with coordinates rounded to
+    `precision` decimals (7: about 1 cm) and polygon rings oriented as RFC 7946 asks (exterior
+    counter-clockwise). Vertex order is kept, so the same shape always gives the same JSON; if
+    rounding would make a valid polygon invalid, GEOS snaps it to the precision grid instead."""
+    if precision:
+        rounded = shapely.transform(geometry, lambda c: np.round(c, precision))
+        if geometry.is_valid and not rounded.is_valid:
+            rounded = shapely.set_precision(geometry, 10**-precision)
+        geometry = rounded
+    if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection"):
+        geometry = shapely.orient_polygons(geometry)
+    return _plain(mapping(geometry))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def area_m2(geometry: BaseGeometry) -> float:

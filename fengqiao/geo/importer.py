@@ -338,8 +338,6 @@ def _read_geometries(
                 _("Feature %(index)d: repaired an invalid polygon (%(reason)s).") % {"index": index, "reason": repaired}
             )
         item.geometry = to_geojson(shape, precision=PRECISION)
-        # keep what the database will hold, as plain JSON (lists, not tuples)
-        item.geometry = json.loads(json.dumps(item.geometry))
         item.shape = to_shape(item.geometry)
         if not item.shape.is_valid or item.shape.is_empty:
             errors.feature(index, _("the polygon degenerates when rounded to %(n)d decimals") % {"n": PRECISION})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -304,7 +303,7 @@ def grids_fill(
             code = f"{village.code}{number:03d}"
             geometry = to_geojson(shape)
             values = {"name": (_("%(village)s grid %(number)03d") % {"village": village.name, "number": number})[:100],
-                      "region": village, "parent": None, "geometry": json.loads(json.dumps(geometry))}
+                      "region": village, "parent": None, "geometry": geometry}
             grid = existing.pop(code, None)
             if grid is None:
                 grid = Grid(code=code, **values)
