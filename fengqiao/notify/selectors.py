@@ -13,7 +13,7 @@ def inbox_for(*, user: AbstractBaseUser | AnonymousUser, unread_only: bool = Fal
     """The user's inbox, newest first (empty for an anonymous user)."""
     if not user.is_authenticated:
         return Message.objects.none()
-    messages = Message.objects.filter(recipient=user, channel=Channel.INBOX, status=Status.SENT)
+    messages = Message.objects.filter(recipient_id=user.pk, channel=Channel.INBOX, status=Status.SENT)
     if unread_only:
         messages = messages.filter(read_at__isnull=True)
     return messages.order_by("-created_at", "-pk")

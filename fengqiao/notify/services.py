@@ -227,7 +227,7 @@ def _enqueue_delivery(message_ids: list[int]) -> None:
 def inbox_mark_read(*, user: AbstractBaseUser, message_ids: Iterable[int], now: datetime | None = None) -> int:
     """Mark the user's own inbox messages read; ids of other users' messages are ignored (not found)."""
     return Message.objects.filter(
-        pk__in=list(message_ids), recipient=user, channel=Channel.INBOX, read_at__isnull=True,
+        pk__in=list(message_ids), recipient_id=user.pk, channel=Channel.INBOX, read_at__isnull=True,
     ).update(read_at=now or clock.now())
 
 
