@@ -61,3 +61,20 @@ admin.site.unregister(User)
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
     inlines = [StaffProfileInline, AssignmentInline]
+
+
+# API tokens are created with `fengqiao api_token create` (the plain token is shown once there);
+# the admin lists them and revokes or expires them.
+from fengqiao.org.models import ApiToken  # noqa: E402
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "expires_at", "revoked"]
+    list_filter = ["revoked"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

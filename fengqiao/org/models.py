@@ -160,3 +160,30 @@ class Assignment(TimeStampedModel):
     @property
     def scope(self):
         return self.region or self.grid or self.department
+
+
+class ApiToken(models.Model):
+    """A personal token for the REST API (``Authorization: Bearer fq_…``).
+
+    Only the SHA-256 of the token is kept: the plain token is shown once, when it is created
+    (``fengqiao api_token create``). ``prefix`` (its first characters) lets people tell tokens apart.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("prefix"), max_length=8, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked = models.BooleanField(_("revoked"), default=False)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"
