@@ -7,9 +7,11 @@ from tests.factories import Territory
 
 
 @pytest.fixture(autouse=True)
-def _always_fresh_caches(settings):
+def _test_settings(settings):
     # every process-local cache (locator, calendar) looks at the configuration version each time
     settings.LOCATOR_CHECK_SECONDS = 0
+    # hashing demo passwords at full strength would dominate the suite's time
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"dept-{n}")
     name_zh = factory.Sequence(lambda n: f"部门{n}")
     name_en = factory.Sequence(lambda n: f"Department {n}")
-    kind = factory.LazyFunction(lambda: DepartmentKind.objects.get(code="urban_management"))
+    kind = factory.LazyFunction(lambda: DepartmentKind.objects.get(code="enforcement"))
     region = factory.SubFactory(RegionFactory)
 
     @factory.post_generation
@@ -130,3 +130,26 @@ class Territory:
     def grid_centre(self, grid: Grid) -> tuple[float, float]:
         ring = grid.geometry["coordinates"][0]
         return (ring[0][0] + ring[2][0]) / 2, (ring[0][1] + ring[2][1]) / 2
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "cases.Category"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"T{n:03d}")
+    name_zh = factory.Sequence(lambda n: f"事项{n}")
+    name_en = factory.Sequence(lambda n: f"Matter {n}")
+    platform = factory.LazyFunction(lambda: Platform.objects.get(code=Platform.ENFORCEMENT))
+    department_kind = factory.LazyFunction(lambda: DepartmentKind.objects.get(code="enforcement"))
+
+
+def jpeg_bytes(size=(64, 48), colour=(200, 80, 40)) -> bytes:
+    """A small real JPEG image."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "JPEG")
+    return buffer.getvalue()

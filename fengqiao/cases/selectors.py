@@ -164,3 +164,161 @@ def category_choices(*, platform: str | None = None) -> list[tuple[int, str]]:
     """(id, label) pairs for a select box, indented by depth."""
     return [(node.id, "\u3000" * node.depth + f"{node.code} {node.name}")
             for node in iter_tree(category_tree(platform=platform))]
+
+
+# -- cases -------------------------------------------------------------------------------------
+import base64  # noqa: E402
+import math  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.db.models import Q, QuerySet  # noqa: E402
+from django.utils.dateparse import parse_datetime  # noqa: E402
+from django.utils.translation import gettext as _  # noqa: E402
+
+from fengqiao.cases.models import Case, CaseAssist, CaseEvent, DeadlineWarning  # noqa: E402
+from fengqiao.cases.states import OPEN_STATES, CaseState  # noqa: E402
+from fengqiao.core import clock  # noqa: E402
+from fengqiao.core.errors import InvalidInput, NotFound  # noqa: E402
+from fengqiao.geo.geometry import metres_per_degree  # noqa: E402
+from fengqiao.org.permissions import Action, permissions_for  # noqa: E402
+
+CASE_LIST_RELATED = ("category", "platform", "grid", "region", "lead_department")
+
+
+def case_scope_q(actor: Any, action: Action = Action.VIEW_CASE) -> Q | None:
+    """Cases `actor` may see: by area (region/grid scopes) or by department (lead or assisting)."""
+    perms = permissions_for(actor)
+    q = perms.scope_q(action, area_field="area_code", department_fields=["lead_department_id"])
+    if q is None:
+        return None
+    departments = sorted({d for g in perms.grants_for(action) if g.area_code is None for d in g.department_ids})
+    if departments:
+        q |= Q(pk__in=CaseAssist.objects.filter(department_id__in=departments).values("case_id"))
+    return q
+
+
+def cases_visible_to(actor: Any, action: Action = Action.VIEW_CASE) -> QuerySet[Case]:
+    q = case_scope_q(actor, action)
+    qs = Case.objects.all()
+    return qs if q is None else qs.filter(q)
+
+
+def case_get(*, actor: Any, number: str, action: Action = Action.VIEW_CASE) -> Case:
+    """The case, if `actor` may see it; otherwise NotFound (never "forbidden": ids leak nothing)."""
+    case = cases_visible_to(actor, action).select_related(*CASE_LIST_RELATED, "duplicate_of").filter(
+        number=number).first()
+    if case is None:
+        raise NotFound("not_found", _("No such case."))
+    return case
+
+
+@dataclass
+class CaseFilters:
+    states: list[str] | None = None
+    category: str | None = None  # a category code: that category and those below it
+    platform: str | None = None
+    area: str | None = None  # a region or grid code: that subtree
+    department: str | None = None  # lead department code
+    overdue: bool | None = None
+    supervised: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    text: str | None = None
+
+
+@dataclass
+class CasePage:
+    items: list[Case]
+    next_cursor: str | None
+
+
+def _encode_cursor(case: Case) -> str:
+    return base64.urlsafe_b64encode(f"{case.created_at.isoformat()}|{case.pk}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        created, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        moment = parse_datetime(created)
+        if moment is None:
+            raise ValueError
+        return moment, int(pk)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("invalid_cursor", _("The cursor is not valid."), field="cursor") from exc
+
+
+def _category_codes(code: str) -> list[int]:
+    from fengqiao.cases.models import Category
+
+    ids, frontier = [], list(Category.objects.filter(code=code).values_list("pk", flat=True))
+    while frontier:
+        ids += frontier
+        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
+    return ids
+
+
+def case_list(*, actor: Any, filters: CaseFilters | None = None, cursor: str | None = None,
+              limit: int = 50) -> CasePage:
+    """A page of the cases `actor` may see, newest first, with cursor pagination."""
+    f = filters or CaseFilters()
+    limit = max(1, min(limit, 200))
+    qs = cases_visible_to(actor).select_related(*CASE_LIST_RELATED)
+    if f.states:
+        unknown = set(f.states) - set(CaseState.values)
+        if unknown:
+            raise InvalidInput("invalid_choice", _("Unknown state: %(s)s.") % {"s": ", ".join(sorted(unknown))},
+                               field="state")
+        qs = qs.filter(state__in=f.states)
+    if f.category:
+        qs = qs.filter(category_id__in=_category_codes(f.category))
+    if f.platform:
+        qs = qs.filter(platform__code=f.platform)
+    if f.area:
+        qs = qs.filter(area_code__startswith=f.area)
+    if f.department:
+        qs = qs.filter(lead_department__code=f.department)
+    if f.overdue is not None:
+        qs = qs.filter(warning=DeadlineWarning.RED) if f.overdue else qs.exclude(warning=DeadlineWarning.RED)
+    if f.supervised is not None:
+        qs = qs.filter(supervised=f.supervised)
+    if f.created_from:
+        qs = qs.filter(created_at__gte=f.created_from)
+    if f.created_to:
+        qs = qs.filter(created_at__lt=f.created_to)
+    if f.text:
+        qs = qs.filter(Q(number__icontains=f.text) | Q(description__icontains=f.text) | Q(address__icontains=f.text))
+    if cursor:
+        created, pk = _decode_cursor(cursor)
+        qs = qs.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+    items = list(qs.order_by("-created_at", "-pk")[: limit + 1])
+    next_cursor = _encode_cursor(items[limit - 1]) if len(items) > limit else None
+    return CasePage(items=items[:limit], next_cursor=next_cursor)
+
+
+def case_timeline(*, case: Case, public_only: bool = False) -> list[CaseEvent]:
+    events = case.events.select_related("actor").order_by("seq")
+    return list(events.filter(is_public=True) if public_only else events)
+
+
+def duplicate_candidates(*, case: Case, limit: int = 5) -> list[Case]:
+    """Open cases of the same category near the case's point within the recent window."""
+    if case.lon is None or case.lat is None:
+        return []
+    radius = float(getattr(settings, "DUPLICATE_RADIUS_M", 150))
+    window = timedelta(hours=float(getattr(settings, "DUPLICATE_WINDOW_HOURS", 72)))
+    mx, my = metres_per_degree(case.lat)
+    dlon, dlat = radius / mx, radius / my
+    near = (Case.objects.filter(category_id=case.category_id, state__in=OPEN_STATES,
+                                created_at__gte=(case.created_at or clock.now()) - window,
+                                lon__range=(case.lon - dlon, case.lon + dlon),
+                                lat__range=(case.lat - dlat, case.lat + dlat))
+            .exclude(pk=case.pk).order_by("-created_at")[: limit * 4])
+    scored = []
+    for other in near:
+        distance = math.hypot((other.lon - case.lon) * mx, (other.lat - case.lat) * my)
+        if distance <= radius:
+            scored.append((distance, other))
+    return [other for _d, other in sorted(scored, key=lambda t: t[0])[:limit]]

@@ -82,8 +82,10 @@ def _store_photos(case: Case, event: CaseEvent, photos: Sequence[Photo], now) ->
 
 
 def _check_photos(photos: Sequence[Photo]) -> None:
-    from fengqiao.cases.attachments import check_photo
+    from fengqiao.cases.attachments import MAX_PHOTOS, check_photo
 
+    if len(photos) > MAX_PHOTOS:
+        raise _invalid("photos", "too_many", _("At most %(n)d photos.") % {"n": MAX_PHOTOS})
     for i, photo in enumerate(photos):
         check_photo(photo.data, field=f"photos[{i}]")
 
@@ -237,7 +239,7 @@ def case_report(
 
 # -- the generic transition --------------------------------------------------------------------
 def _load_for_update(number: str) -> Case:
-    case = Case.objects.select_for_update().select_related("category", "region", "grid").filter(number=number).first()
+    case = Case.objects.select_for_update(of=("self",)).select_related("category", "region", "grid").filter(number=number).first()
     if case is None:
         raise NotFound("not_found", _("No such case."))
     return case
@@ -610,7 +612,7 @@ def sweep_deadlines(*, limit: int = 1000) -> SweepReport:
                    .values_list("number", flat=True)[:limit])
     for number in numbers:
         with transaction.atomic():
-            case = Case.objects.select_for_update().select_related("category").filter(
+            case = Case.objects.select_for_update(of=("self",)).select_related("category").filter(
                 number=number, next_due_at__lte=now).first()
             if case is None:
                 continue

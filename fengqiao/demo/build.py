@@ -12,8 +12,9 @@ from django.db import transaction
 
 from fengqiao.core.versioning import bump
 from fengqiao.demo.organisation import DemoLogin, build_departments, build_staff
-from fengqiao.demo.territory import GRIDS_PER_VILLAGE, build_regions, split
+from fengqiao.demo.territory import GRIDS_PER_VILLAGE, build_regions
 from fengqiao.geo.geometry import to_geojson, to_shape
+from fengqiao.geo.gridfill import split_into_cells
 from fengqiao.geo.models import Asset, AssetType, Grid, Region
 from fengqiao.geo.services import grid_save
 from fengqiao.org.models import Department
@@ -53,7 +54,7 @@ def build_grids(villages: list[Region]) -> dict[str, list[Grid]]:
     grids: dict[str, list[Grid]] = {}
     for village in villages:
         outline = to_shape(village.boundary)
-        cells = split(outline, rng.randint(*GRIDS_PER_VILLAGE), rng)
+        cells = split_into_cells(outline, rng.randint(*GRIDS_PER_VILLAGE), seed=int(village.code[-3:]))
         grids[village.code] = [
             grid_save(code=f"{village.code}{i:03d}", name=f"{village.name}第{i}网格", region=village,
                       geometry=to_geojson(cell), households=rng.randrange(150, 400))

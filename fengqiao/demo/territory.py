@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 import random
 
-import shapely
-from shapely.geometry import MultiPoint, Polygon
-from shapely.geometry.base import BaseGeometry
+from shapely.geometry import Polygon
 
 from fengqiao.geo.geometry import metres_per_degree, to_geojson
+from fengqiao.geo.gridfill import split_into_cells
 from fengqiao.geo.models import Region, RegionLevel
 
 CENTRE = (120.25, 29.65)
@@ -47,31 +46,6 @@ def township_outline(seed: int = 2026) -> Polygon:
     return Polygon(ring)
 
 
-def split(outline: BaseGeometry, n: int, rng: random.Random, relax: int = 4) -> list[Polygon]:
-    """Split `outline` into `n` Voronoi cells of similar size (a few Lloyd iterations)."""
-    minx, miny, maxx, maxy = outline.bounds
-    seeds: list[tuple[float, float]] = []
-    while len(seeds) < n:
-        p = (rng.uniform(minx, maxx), rng.uniform(miny, maxy))
-        if outline.contains(shapely.Point(p)):
-            seeds.append(p)
-    cells: list[BaseGeometry] = []
-    for _round in range(relax + 1):
-        diagram = shapely.voronoi_polygons(MultiPoint(seeds), extend_to=outline.envelope.buffer(0.01))
-        ordered = []
-        for seed in seeds:
-            cell = next(c for c in diagram.geoms if c.contains(shapely.Point(seed)) or c.touches(shapely.Point(seed)))
-            ordered.append(cell.intersection(outline))
-        cells = ordered
-        seeds = [(c.centroid.x, c.centroid.y) for c in cells]
-    result = []
-    for cell in cells:
-        if cell.geom_type == "MultiPolygon":  # keep the main piece of a cell cut by the outline
-            cell = max(cell.geoms, key=lambda g: g.area)
-        result.append(cell)
-    return sorted(result, key=lambda c: (-round(c.centroid.y, 3), c.centroid.x))
-
-
 def build_regions() -> tuple[Region, Region, list[Region]]:
     outline = township_outline()
     county, _ = Region.objects.update_or_create(
@@ -86,7 +60,7 @@ def build_regions() -> tuple[Region, Region, list[Region]]:
         },
     )
     villages = []
-    cells = split(outline, len(VILLAGES), random.Random(7))
+    cells = split_into_cells(outline, len(VILLAGES), seed=7)
     for i, ((name, name_en), cell) in enumerate(zip(VILLAGES, cells, strict=True), start=1):
         village, _ = Region.objects.update_or_create(
             code=f"{township.code}{200 + i:03d}",

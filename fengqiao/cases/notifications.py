@@ -1,0 +1,78 @@
+"""Who hears about what happens to a case. Written to the outbox in the event's transaction.
+
+Messages carry the case number, state and category, never the reporter's personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from fengqiao.cases.models import Case
+from fengqiao.notify.models import Channel
+from fengqiao.notify.services import notify
+from fengqiao.org.permissions import Action, Target
+from fengqiao.org.selectors import users_who_may
+
+AREA = "area"
+LEAD = "lead"
+ASSISTS = "assists"
+REPORTER = "reporter"
+
+# topic -> (audiences, channels). An audience is a permission over the case's area or department.
+AUDIENCES: dict[str, tuple[tuple[tuple[str, Action | None], ...], tuple[str, ...]]] = {
+    "case.reported": (((AREA, Action.INTAKE_CASE),), (Channel.INBOX,)),
+    "case.escalate": (((AREA, Action.DISPATCH_CASE),), (Channel.INBOX,)),
+    "case.escalated": (((AREA, Action.DISPATCH_CASE), (LEAD, Action.HANDLE_CASE)), (Channel.INBOX,)),
+    "case.return": (((AREA, Action.DISPATCH_CASE),), (Channel.INBOX,)),
+    "case.unpark": (((AREA, Action.DISPATCH_CASE),), (Channel.INBOX,)),
+    "case.dispatch": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX, Channel.EMAIL)),
+    "case.rework": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX, Channel.EMAIL)),
+    "case.reopen": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX, Channel.EMAIL)),
+    "case.remind": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX, Channel.EMAIL)),
+    "case.flag": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX, Channel.EMAIL)),
+    "case.decide_extension": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX,)),
+    "case.request_extension": (((AREA, Action.SUPERVISE_CASE),), (Channel.INBOX,)),
+    "case.request_assist": (((ASSISTS, Action.HANDLE_CASE),), (Channel.INBOX, Channel.EMAIL)),
+    "case.assist_report": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX,)),
+    "case.report_back": (((AREA, Action.VERIFY_CASE),), (Channel.INBOX,)),
+    "case.warning": (((LEAD, Action.HANDLE_CASE),), (Channel.INBOX,)),
+    "case.overdue": (((LEAD, Action.HANDLE_CASE), (AREA, Action.SUPERVISE_CASE)), (Channel.INBOX, Channel.EMAIL)),
+    "case.closed": (((REPORTER, None),), (Channel.INBOX, Channel.EMAIL)),
+    "case.closed_on_spot": (((REPORTER, None),), (Channel.INBOX,)),
+    "case.reject": (((REPORTER, None),), (Channel.INBOX, Channel.EMAIL)),
+}
+
+
+def _recipients(case: Case, audiences) -> list[Any]:
+    users: dict[int, Any] = {}
+    for who, action in audiences:
+        if who == REPORTER:
+            found = [case.reporter_user] if case.reporter_user_id else []
+        elif who == AREA:
+            found = list(users_who_may(action, Target(area_code=case.area_code)))
+        elif who == LEAD:
+            found = list(users_who_may(action, Target(department_ids=frozenset({case.lead_department_id}))))\
+                if case.lead_department_id else []
+        else:
+            ids = frozenset(case.assists.values_list("department_id", flat=True))
+            found = list(users_who_may(action, Target(department_ids=ids))) if ids else []
+        users.update({u.pk: u for u in found})
+    return list(users.values())
+
+
+def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None:
+    audiences, channels = AUDIENCES.get(topic, ((), ()))
+    recipients = _recipients(case, audiences)
+    with translation.override(None):  # the site's language, not the actor's
+        subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": case.get_state_display()}
+        body = _("%(category)s. Deadline: %(due)s.") % {
+            "category": case.category.name, "due": case.due_at.isoformat(timespec="minutes") if case.due_at else "—"}
+    notify(
+        topic=topic, recipients=recipients, subject=subject, body=body, channels=channels,
+        payload={"number": case.number, "state": case.state, "category": case.category.code,
+                 "area_code": case.area_code, "level": case.level, "version": case.version},
+        case_number=case.number, dedup_key_base=f"case:{case.number}:{topic}:{event_seq or case.last_event_seq}",
+    )

@@ -1,0 +1,95 @@
+"""Deadlines on the working calendar, the clock stopping while suspended, and the sweep."""
+
+from datetime import datetime
+
+import pytest
+
+from fengqiao.cases import services as s
+from fengqiao.cases.models import Case, CaseEvent, DeadlineWarning, Level
+from fengqiao.cases.states import CaseState
+from fengqiao.notify.models import Message
+from tests.cases.conftest import TZ
+
+pytestmark = pytest.mark.django_db
+
+
+def at(*args):
+    return datetime(*args, tzinfo=TZ)
+
+
+def dispatch_at(loop, clock, *moment):
+    clock.set(*moment)
+    case = loop.report()
+    s.case_accept(actor=loop.operator, number=case.number)
+    return s.case_dispatch(actor=loop.operator, number=case.number)
+
+
+def test_handling_deadline_skips_the_national_day_holiday(loop, clock):
+    # dispatched Tuesday 30 September 2025; 2 working days: 9 and 10 October
+    case = dispatch_at(loop, clock, 2025, 9, 30, 10, 0)
+    assert case.due_at == at(2025, 10, 10, 17, 30)
+
+
+def test_handling_deadline_counts_the_adjusted_working_saturday(loop, clock):
+    # dispatched Thursday 9 October 2025; 2 working days: Friday 10 and Saturday 11 (调休 working day)
+    case = dispatch_at(loop, clock, 2025, 10, 9, 10, 0)
+    assert case.due_at == at(2025, 10, 11, 17, 30)
+
+
+def test_warning_time_is_eighty_percent_of_working_time(loop, clock):
+    case = dispatch_at(loop, clock, 2025, 11, 10, 8, 30)  # Monday; due Wednesday 17:30 = 22.5 working hours
+    assert case.due_at == at(2025, 11, 12, 17, 30)
+    assert case.warn_at == at(2025, 11, 12, 11, 30)  # 18 working hours after Monday 08:30
+    assert case.next_due_at == case.warn_at
+
+
+def test_suspension_stops_the_clock(loop, clock):
+    case = dispatch_at(loop, clock, 2025, 11, 10, 9, 0)  # Monday 09:00; due Wednesday 17:30
+    clock.set(2025, 11, 11, 9, 0)
+    case = s.case_suspend(actor=loop.leader, number=case.number, reason="等待当事人补充材料")
+    assert case.state == CaseState.SUSPENDED and case.next_due_at is None
+    clock.set(2025, 11, 13, 9, 0)  # two working days later
+    case = s.case_resume(actor=loop.leader, number=case.number)
+    assert case.state == CaseState.DISPATCHED
+    assert case.due_at == at(2025, 11, 14, 17, 30)  # moved by the 15 working hours the clock stood still
+
+
+def test_extension_request_and_approval_move_the_deadline(loop, clock):
+    case = dispatch_at(loop, clock, 2025, 11, 10, 9, 0)
+    s.case_request_extension(actor=loop.handler, number=case.number, working_days=3, reason="需采购配件")
+    with pytest.raises(s.TransitionNotAllowed):
+        s.case_request_extension(actor=loop.handler, number=case.number, working_days=3, reason="again")
+    case = s.case_decide_extension(actor=loop.leader, number=case.number, approve=True)
+    assert case.due_at == at(2025, 11, 17, 17, 30) and not case.extension_requested
+
+
+def test_sweep_warns_then_marks_overdue_then_escalates_and_is_idempotent(loop, clock):
+    case = dispatch_at(loop, clock, 2025, 11, 10, 9, 0)  # due Wednesday 12 Nov 17:30
+    clock.set(2025, 11, 12, 12, 0)  # past the 80 % mark
+    assert s.sweep_deadlines().warned == 1
+    assert s.sweep_deadlines().looked_at == 0  # running again does nothing
+    assert Case.objects.get(pk=case.pk).warning == DeadlineWarning.YELLOW
+
+    clock.set(2025, 11, 13, 9, 0)
+    first = s.sweep_deadlines()
+    second = s.sweep_deadlines()
+    assert (first.overdue, second.looked_at) == (1, 0)
+    case = Case.objects.get(pk=case.pk)
+    assert case.warning == DeadlineWarning.RED and case.reminder_count == 1
+    assert CaseEvent.objects.filter(case=case, action="overdue").count() == 1
+    overdue_messages = Message.objects.filter(case_number=case.number, topic="case.overdue")
+    assert overdue_messages.filter(channel="inbox", recipient=loop.handler).count() == 1
+
+    clock.set(2025, 11, 14, 9, 0)  # 8 working hours of grace later
+    assert s.sweep_deadlines().escalated == 1
+    case = Case.objects.get(pk=case.pk)
+    assert case.level == Level.COUNTY and case.state == CaseState.ACCEPTED
+    assert s.sweep_deadlines().looked_at == 0
+
+
+def test_sweep_reads_only_due_cases(loop, clock, django_assert_max_num_queries):
+    for _ in range(5):
+        dispatch_at(loop, clock, 2025, 11, 10, 9, 0)
+    clock.set(2025, 11, 10, 10, 0)  # nothing is due yet
+    with django_assert_max_num_queries(1):
+        assert s.sweep_deadlines().looked_at == 0
