@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections import Counter
 from datetime import timedelta
 from types import SimpleNamespace
@@ -10,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connections, transaction
 
 from fengqiao.core import clock
 from fengqiao.notify import channels, services, sms
@@ -345,3 +346,29 @@ def test_purge_removes_old_delivered_rows_but_keeps_inboxes_and_open_rows(db):
     assert outbox_purge(now=later) == 2  # the two delivered e-mails
     assert sorted(Message.objects.values_list("channel", "status")) == [("email", "pending"), ("inbox", "sent")]
     call_command("notify", "purge", "--days", "0")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_sweeps_never_send_a_row_twice(settings):
+    settings.NOTIFY_CLAIM_BATCH = 3
+    rows = _emails(*[f"r{i}@example.org" for i in range(30)])
+    start = threading.Barrier(4)
+    reports, errors = [], []
+
+    def worker():
+        try:
+            start.wait()
+            reports.append(deliver_due())
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(r.sent for r in reports) == 30 and sum(r.claimed for r in reports) == 30
+    assert _message_ids_sent() == {message_id(row): 1 for row in rows}
