@@ -83,11 +83,11 @@ def _hex_lattice(shape: BaseGeometry, spacing: float) -> np.ndarray:
     row_step = spacing * math.sqrt(3) / 2
     ys = np.arange(miny + row_step / 2, maxy, row_step)
     xs = np.arange(minx + spacing / 4, maxx, spacing)
-    gx, gy = np.meshgrid(xs, ys)
-    gx = gx + (np.arange(len(ys)) % 2 * spacing / 2)[:, None]
-    gx, gy = gx.ravel(), gy.ravel()
-    inside = shapely.contains_xy(shape, gx, gy)
-    return np.column_stack([gx[inside], gy[inside]])
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    grid_x = grid_x + (np.arange(len(ys)) % 2 * spacing / 2)[:, None]
+    px, py = grid_x.ravel(), grid_y.ravel()
+    inside = shapely.contains_xy(shape, px, py)
+    return np.column_stack([px[inside], py[inside]])
 
 
 def _initial_seeds(shape: BaseGeometry, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -166,8 +166,8 @@ def split_into_squares(outline: BaseGeometry, size_m: float) -> list[Polygon | M
     # centre the lattice on the outline's box
     x0 = (minx + maxx) / 2 - cols * size_m / 2
     y1 = (miny + maxy) / 2 + rows * size_m / 2
-    col, row = np.meshgrid(np.arange(cols), np.arange(rows))
-    col, row = col.ravel(), row.ravel()
+    lattice_col, lattice_row = np.meshgrid(np.arange(cols), np.arange(rows))
+    col, row = lattice_col.ravel(), lattice_row.ravel()
     squares = shapely.box(x0 + col * size_m, y1 - (row + 1) * size_m, x0 + (col + 1) * size_m, y1 - row * size_m)
     shapely.prepare(shape)
     touching = shapely.intersects(shape, squares)

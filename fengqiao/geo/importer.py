@@ -488,10 +488,12 @@ def _plan_grids(
     outlines.load_regions(villages)
     file_grids = {c: f for f in features if (c := codes.get(f.index)) and len(c) == GRID_CODE_LENGTH}
     wanted_parents = {c[:GRID_CODE_LENGTH] for c in codes.values() if len(c) == MICRO_GRID_CODE_LENGTH}
-    for code, geometry in Grid.objects.filter(code__in=wanted_parents - set(file_grids)).values_list("code", "geometry"):
-        outlines.grids[code] = to_shape(geometry)
-    for code, f in file_grids.items():
-        outlines.grids[code] = f.shape
+    for grid_code, geometry in Grid.objects.filter(code__in=wanted_parents - set(file_grids)).values_list(
+        "code", "geometry"
+    ):
+        outlines.grids[grid_code] = to_shape(geometry)
+    for grid_code, f in file_grids.items():
+        outlines.grids[grid_code] = f.shape
 
     rows: list[GridRow] = []
     seen: dict[str, int] = {}

@@ -276,6 +276,7 @@ class _Index:
     def _test_candidates(self, xs, ys, starts, counts) -> np.ndarray:
         """Lowest-ranked candidate containing each point, -1 if none (candidates sorted by rank)."""
         found = np.full(len(xs), -1, dtype=np.int64)
+        assert self.raster is not None
         candidates = self.raster.candidates
         # round k tests the k-th candidate of the points still unanswered: most stop at the first
         todo = np.flatnonzero(counts > 0)
@@ -369,6 +370,7 @@ def build_locator() -> Locator:
     regions = [
         (code, to_shape(boundary))
         for code, boundary in Region.objects.exclude(boundary=None).values_list("code", "boundary").iterator()
+        if boundary
     ]
     return Locator(grids, regions)
 

@@ -17,7 +17,7 @@ from fengqiao.core.errors import DomainError
 
 
 class Command(BaseCommand):
-    help = _("Territory tools: import and export boundaries, locate a CSV of points, generate grids.")
+    help = "Territory tools: import and export boundaries, locate a CSV of points, generate grids."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
