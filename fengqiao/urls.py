@@ -4,8 +4,11 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
 
+from fengqiao.api.root import api
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", api.urls),
     path("", include("fengqiao.web.urls")),
 ]
 urlpatterns += i18n_patterns(path("admin/", admin.site.urls), prefix_default_language=False)

@@ -1,0 +1,356 @@
+"""Input and output schemas of the case API (fengqiao.cases.api), one input schema per operation.
+
+Inputs forbid unknown fields (a misspelt field is an error, not silently ignored). Every action's
+input carries ``version``: the version of the case the caller saw; a stale one answers 409.
+Outputs are built from model objects by `case_item` and `case_detail`; personal data of the
+reporter only ever leaves here masked (fengqiao.core.masking).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from fengqiao.cases.models import Case, CaseAttachment, CaseEvent, Urgency
+from fengqiao.cases.states import CaseState
+from fengqiao.core.masking import mask_address, mask_name, mask_phone
+
+MAX_PHOTOS = 9
+CODE_MAX = 60
+TEXT_MAX = 2000  # a generous outer bound; the services apply the exact limits and name the field
+
+UrgencyValue = Literal["normal", "urgent", "critical"]
+# channels a caller of the API may claim; the others (resident portal, sensors, Open311, imports)
+# have interfaces of their own
+ApiChannel = Literal["api", "hotline", "grid_worker"]
+
+
+class In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- inputs: list filters and create ------------------------------------------------------------
+class CaseListQuery(Schema):
+    state: list[CaseState] | None = Field(None, description="repeatable: ?state=reported&state=accepted")
+    category: str | None = Field(None, max_length=CODE_MAX, description="category code; includes its subcategories")
+    platform: str | None = Field(None, max_length=CODE_MAX, description="platform code")
+    area: str | None = Field(None, max_length=18, description="region or grid code: that subtree")
+    department: str | None = Field(None, max_length=CODE_MAX, description="lead department code")
+    overdue: bool | None = None
+    supervised: bool | None = None
+    created_from: datetime | None = Field(None, description="reported at or after (ISO 8601)")
+    created_to: datetime | None = Field(None, description="reported before (ISO 8601)")
+    q: str | None = Field(None, max_length=100, description="text in the number, description or address")
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page")
+    limit: int = Field(50, ge=1, le=200)
+
+
+class CaseCreateIn(In):
+    category: str = Field(..., max_length=CODE_MAX, description="category code")
+    description: str = Field(..., description="up to 2000 characters")
+    lon: float | None = Field(None, description="WGS84 longitude; give lon and lat, or a grid")
+    lat: float | None = Field(None, description="WGS84 latitude")
+    grid: str | None = Field(None, max_length=30, description="grid code, when no point is given")
+    address: str = Field("", max_length=300)
+    urgency: UrgencyValue = Urgency.NORMAL.value
+    is_public: bool = True
+    anonymous: bool = False
+    reporter_name: str = Field("", max_length=100)
+    reporter_phone: str = Field("", max_length=30)
+    channel: ApiChannel = "api"
+    photos: list[str] = Field([], max_length=MAX_PHOTOS, description="JPEG, PNG or WebP images, base64-encoded")
+
+
+# -- inputs: one per action --------------------------------------------------------------------
+class ActionIn(In):
+    version: int = Field(..., ge=1, description="the version of the case you saw")
+
+
+class OptionalReasonIn(ActionIn):
+    reason: str = Field("", max_length=TEXT_MAX)
+
+
+class ReasonIn(ActionIn):
+    reason: str = Field(..., max_length=TEXT_MAX, description="required")
+
+
+class AcceptIn(OptionalReasonIn):
+    pass
+
+
+class RejectIn(ReasonIn):
+    pass
+
+
+class RecategoriseIn(OptionalReasonIn):
+    category: str = Field(..., max_length=CODE_MAX, description="the new category's code")
+
+
+class MergeIn(OptionalReasonIn):
+    master_number: str = Field(..., max_length=40, description="the number of the case this one duplicates")
+
+
+class DispatchIn(OptionalReasonIn):
+    department: str | None = Field(None, max_length=CODE_MAX,
+                                   description="department code; empty: the routing suggestion")
+
+
+class ReturnIn(ReasonIn):
+    pass
+
+
+class StartIn(ActionIn):
+    pass
+
+
+class ReportBackIn(ActionIn):
+    result: str = Field(..., max_length=TEXT_MAX, description="what was done")
+    photos: list[str] = Field([], max_length=MAX_PHOTOS, description="after-photos, base64-encoded")
+
+
+class VerifyIn(ActionIn):
+    passed: bool
+    note: str = Field("", max_length=TEXT_MAX, description="required when the check failed")
+    photos: list[str] = Field([], max_length=MAX_PHOTOS, description="verification photos, base64-encoded")
+
+
+class RateIn(ActionIn):
+    rating: int = Field(..., ge=1, le=5)
+    comment: str = Field("", max_length=TEXT_MAX)
+
+
+class ReopenIn(ReasonIn):
+    pass
+
+
+class RequestExtensionIn(ReasonIn):
+    working_days: int = Field(..., ge=1, le=60)
+
+
+class DecideExtensionIn(OptionalReasonIn):
+    approve: bool
+    working_days: int | None = Field(None, ge=1, le=60, description="empty: the days requested")
+
+
+class SuspendIn(ReasonIn):
+    pass
+
+
+class ResumeIn(OptionalReasonIn):
+    pass
+
+
+class ParkIn(ReasonIn):
+    pass
+
+
+class UnparkIn(OptionalReasonIn):
+    pass
+
+
+class EscalateIn(ReasonIn):
+    pass
+
+
+class RequestAssistIn(OptionalReasonIn):
+    departments: list[str] = Field(..., min_length=1, max_length=20, description="department codes")
+
+
+class AssistReportIn(ActionIn):
+    department: str = Field(..., max_length=CODE_MAX, description="your assisting department's code")
+    report: str = Field(..., max_length=TEXT_MAX)
+
+
+class FlagIn(OptionalReasonIn):
+    pass
+
+
+class RemindIn(OptionalReasonIn):
+    pass
+
+
+# -- outputs -----------------------------------------------------------------------------------
+class Ref(Schema):
+    code: str
+    name: str
+
+
+class CaseItemOut(Schema):
+    number: str
+    state: str
+    channel: str
+    category: Ref
+    platform: str
+    area_code: str
+    grid: str | None
+    region: str
+    level: str
+    lead_department: Ref | None
+    urgency: str
+    summary: str = Field(description="the description's first 120 characters")
+    address: str = Field(description="masked below the street or village")
+    is_public: bool
+    supervised: bool
+    warning: str
+    due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class CasePageOut(Schema):
+    items: list[CaseItemOut]
+    next_cursor: str | None
+
+
+class ReporterOut(Schema):
+    anonymous: bool
+    registered_user: bool
+    name: str = Field(description="masked")
+    phone: str = Field(description="masked")
+
+
+class DeadlinesOut(Schema):
+    stage_started_at: datetime | None
+    due_at: datetime | None
+    warn_at: datetime | None
+    warning: str = Field(description="'' on time, 'yellow' due soon, 'red' overdue")
+    overdue_since: datetime | None
+    extension_requested: bool
+    closed_on_time: bool | None
+
+
+class CountersOut(Schema):
+    reworks: int
+    reminders: int
+    reopenings: int
+
+
+class AssistOut(Schema):
+    department: Ref
+    requested_at: datetime
+    reported_at: datetime | None
+    report: str
+
+
+class AttachmentOut(Schema):
+    id: int
+    kind: str
+    url: str = Field(description="the copy without metadata")
+    thumbnail_url: str
+    content_type: str
+    width: int
+    height: int
+    created_at: datetime
+
+
+class EventOut(Schema):
+    seq: int
+    action: str
+    from_state: str
+    to_state: str
+    actor: str
+    level: str
+    reason: str
+    at: datetime
+
+
+class CaseDetailOut(CaseItemOut):
+    description: str
+    address: str = Field(description="in full")
+    lon: float | None
+    lat: float | None
+    routing_reason: str
+    duplicate_of: str | None
+    reporter: ReporterOut
+    deadlines: DeadlinesOut
+    counters: CountersOut
+    rating: int | None
+    rating_comment: str
+    accepted_at: datetime | None
+    dispatched_at: datetime | None
+    handled_at: datetime | None
+    closed_at: datetime | None
+    rated_at: datetime | None
+    assists: list[AssistOut]
+    attachments: list[AttachmentOut]
+    timeline: list[EventOut]
+    actions: list[str] = Field(description="the actions you may take on the case now")
+
+
+class RouteOut(Schema):
+    department: Ref | None
+    level: str | None
+    basis: str | None = Field(description="rule | kind | command_centre")
+    reason: str
+
+
+class CategoryNodeOut(Schema):
+    code: str
+    name: str
+    platform: str
+    department_kind: str | None
+    children: list[CategoryNodeOut]
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def _ref(obj: Any) -> dict[str, str] | None:
+    return {"code": obj.code, "name": obj.name} if obj is not None else None
+
+
+def case_item(case: Case) -> dict[str, Any]:
+    """A list row: no personal data; the address only down to its street or village."""
+    return {
+        "number": case.number, "state": case.state, "channel": case.channel, "category": _ref(case.category),
+        "platform": case.platform.code, "area_code": case.area_code, "grid": case.grid.code if case.grid else None,
+        "region": case.region.code, "level": case.level, "lead_department": _ref(case.lead_department),
+        "urgency": case.urgency, "summary": case.description[:120], "address": mask_address(case.address),
+        "is_public": case.is_public, "supervised": case.supervised, "warning": case.warning, "due_at": case.due_at,
+        "created_at": case.created_at, "updated_at": case.updated_at, "version": case.version,
+    }
+
+
+def _event(event: CaseEvent) -> dict[str, Any]:
+    return {"seq": event.seq, "action": event.action, "from_state": event.from_state, "to_state": event.to_state,
+            "actor": event.actor_label, "level": event.level, "reason": event.reason, "at": event.created_at}
+
+
+def _attachment(attachment: CaseAttachment) -> dict[str, Any]:
+    return {"id": attachment.pk, "kind": attachment.kind, "url": attachment.public_copy.url,
+            "thumbnail_url": attachment.thumbnail.url, "content_type": attachment.content_type,
+            "width": attachment.width, "height": attachment.height, "created_at": attachment.created_at}
+
+
+def case_detail(case: Case, *, timeline: list[CaseEvent], actions: list[str]) -> dict[str, Any]:
+    """The case with its timeline, photos and deadlines; the reporter masked, never in full."""
+    detail = case_item(case)
+    detail.update({
+        "description": case.description, "address": case.address, "lon": case.lon, "lat": case.lat,
+        "routing_reason": case.routing_reason,
+        "duplicate_of": case.duplicate_of.number if case.duplicate_of_id else None,
+        "reporter": {"anonymous": case.anonymous, "registered_user": case.reporter_user_id is not None,
+                     "name": mask_name(case.reporter_name), "phone": mask_phone(case.reporter_phone)},
+        "deadlines": {"stage_started_at": case.stage_started_at, "due_at": case.due_at, "warn_at": case.warn_at,
+                      "warning": case.warning, "overdue_since": case.overdue_since,
+                      "extension_requested": case.extension_requested, "closed_on_time": case.closed_on_time},
+        "counters": {"reworks": case.rework_count, "reminders": case.reminder_count,
+                     "reopenings": case.reopen_count},
+        "rating": case.rating, "rating_comment": case.rating_comment,
+        "accepted_at": case.accepted_at, "dispatched_at": case.dispatched_at, "handled_at": case.handled_at,
+        "closed_at": case.closed_at, "rated_at": case.rated_at,
+        "assists": [{"department": _ref(a.department), "requested_at": a.requested_at,
+                     "reported_at": a.reported_at, "report": a.report}
+                    for a in case.assists.select_related("department").order_by("requested_at", "pk")],
+        "attachments": [_attachment(a) for a in case.attachments.order_by("created_at", "pk")],
+        "timeline": [_event(e) for e in timeline],
+        "actions": actions,
+    })
+    return detail
+
+
+def category_node(node: Any) -> dict[str, Any]:
+    return {"code": node.code, "name": node.name, "platform": node.platform,
+            "department_kind": node.department_kind, "children": [category_node(c) for c in node.children]}
