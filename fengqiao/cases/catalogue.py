@@ -513,7 +513,7 @@ def catalogue_export(*, stream: IO[str], categories: QuerySet[Category] | Iterab
         "time_limits"
     )
     if isinstance(categories, QuerySet):
-        queryset = queryset.filter(pk__in=categories.values("pk"))
+        queryset = queryset.filter(pk__in=categories.values_list("pk", flat=True))
     elif categories is not None:
         queryset = queryset.filter(pk__in=[c.pk for c in categories])
     if bom:

@@ -130,11 +130,11 @@ def category_tree(*, platform: str | None = None) -> list[CategoryNode]:
         parents[pk] = parent_id
     roots: list[CategoryNode] = []
     for pk, node in nodes.items():  # dicts keep the query's order, so siblings stay ordered
-        parent_id = parents[pk]
-        if parent_id is None:
+        above = parents[pk]
+        if above is None:
             roots.append(node)
-        elif parent_id in nodes:
-            nodes[parent_id].children.append(node)
+        elif above in nodes:
+            nodes[above].children.append(node)
         # else: below an inactive category, hidden
 
     def prune(siblings: list[CategoryNode], depth: int, trail: frozenset[int]) -> list[CategoryNode]:
