@@ -1,10 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from fengqiao.core.masking import mask_phone
 from fengqiao.notify.models import Channel, Message, WebhookSubscription
-from fengqiao.notify.sms import mask_phone
 
 
 @admin.register(WebhookSubscription)
@@ -13,6 +14,11 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ["is_active"]
     search_fields = ["name", "url", "topics"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "secret":
+            kwargs["widget"] = forms.TextInput(attrs={"size": 60, "autocomplete": "off"})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(Message)

@@ -19,6 +19,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from fengqiao.core import clock
+from fengqiao.core.fields import EncryptedTextField
 
 
 class Channel(models.TextChoices):
@@ -55,9 +56,10 @@ class WebhookSubscription(models.Model):
         _("URL"), max_length=500, validators=[URLValidator(schemes=["http", "https"])],
         help_text=_("the receiver's HTTPS endpoint; redirects are not followed"),
     )
-    secret = models.CharField(
-        _("signing secret"), max_length=200, default=_new_secret,
-        help_text=_("shared with the receiver, which checks the X-Fengqiao-Signature header with it"),
+    secret = EncryptedTextField(
+        _("signing secret"), default=_new_secret,
+        help_text=_("shared with the receiver, which checks the X-Fengqiao-Signature header with it; "
+                    "kept encrypted in the database"),
     )
     topics = models.TextField(
         _("topics"), blank=True,
@@ -94,9 +96,10 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("recipient"), null=True, blank=True,
         on_delete=models.CASCADE, related_name="notify_messages",
     )
-    address = models.CharField(
-        _("address"), max_length=254, blank=True,
-        help_text=_("e-mail address or phone number, captured when the message was written"),
+    address = EncryptedTextField(
+        _("address"), blank=True,
+        help_text=_("e-mail address or phone number, captured when the message was written; personal data, "
+                    "kept encrypted in the database"),
     )
     subscription = models.ForeignKey(
         WebhookSubscription, verbose_name=_("webhook subscription"), null=True, blank=True,
@@ -109,7 +112,7 @@ class Message(models.Model):
     case_number = models.CharField(_("case number"), max_length=40, blank=True, db_index=True)
     dedup_key = models.CharField(
         _("deduplication key"), max_length=64, unique=True, editable=False,
-        help_text=_("hash of event, channel and recipient: the same notification is written once"),
+        help_text=_("keyed hash of event, channel and recipient: the same notification is written once"),
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

@@ -15,7 +15,6 @@ row marked sent is never sent again.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import re
@@ -35,7 +34,9 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 
 from fengqiao.core import clock
+from fengqiao.core.crypto import blind_index
 from fengqiao.core.errors import InvalidInput
+from fengqiao.core.masking import normalise_phone
 from fengqiao.notify.channels import Courier, PermanentFailure, TemporaryFailure
 from fengqiao.notify.models import OPEN_STATUSES, Channel, Message, Status, WebhookSubscription
 
@@ -93,17 +94,14 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _dedup_key(base: str, channel: str, identity: str) -> str:
-    # hashed: the key is unique and fixed-length, and carries no e-mail address or phone number
-    return hashlib.sha256(f"{base}\x1f{channel}\x1f{identity}".encode()).hexdigest()
-
-
-def _clean_phone(number: str) -> str:
-    return re.sub(r"[\s()-]", "", number)
+    # a keyed hash (blind index): unique, fixed-length, and no e-mail address or phone number can be
+    # recovered from it by trying candidates without the key
+    return blind_index(f"{base}\x1f{channel}\x1f{identity}", "notify.dedup")
 
 
 def _user_phone(user: AbstractBaseUser) -> str:
     profile = getattr(user, "staff_profile", None)
-    return _clean_phone(getattr(profile, "phone", "") or "")
+    return normalise_phone(getattr(profile, "phone", "") or "")
 
 
 def notify(
@@ -208,7 +206,7 @@ def _checked_email(address: str) -> str:
 
 
 def _checked_phone(number: str) -> str:
-    number = _clean_phone(number or "")
+    number = normalise_phone(number or "")
     if not _PHONE.match(number):
         raise InvalidInput("invalid_phone", "not a phone number", field="recipients")
     return number

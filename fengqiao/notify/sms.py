@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from fengqiao.core.masking import mask_phone
+
 logger = logging.getLogger("fengqiao.notify.sms")
 
 DEFAULT_BACKEND = "fengqiao.notify.sms.ConsoleSMSBackend"
@@ -56,14 +58,3 @@ class LocmemSMSBackend(BaseSMSBackend):
 def get_backend() -> BaseSMSBackend:
     path = getattr(settings, "NOTIFY_SMS_BACKEND", DEFAULT_BACKEND) or DEFAULT_BACKEND
     return import_string(path)()
-
-
-def mask_phone(number: str) -> str:
-    """138****1234: a phone number as it may appear in logs and lists."""
-    prefix = ""
-    if number.startswith("+"):
-        # keep a country code (+86) visible, mask the national number
-        prefix, number = number[:3], number[3:]
-    if len(number) >= 8:
-        return f"{prefix}{number[:3]}****{number[-4:]}"
-    return f"{prefix}{'*' * max(len(number) - 2, 0)}{number[-2:]}"

@@ -309,7 +309,7 @@ def test_the_sweep_reads_only_due_rows(db, django_assert_max_num_queries):
     queries = _sweep_queries(django_assert_max_num_queries, due=3, bound=len(empty) + 2 + 3)
     claim = next(q for q in queries if q.lstrip().upper().startswith("SELECT") and "next_attempt_at" in q)
     assert "LIMIT" in claim.upper()
-    assert Message.objects.filter(status=Status.SENT, address__startswith="due").count() == 3
+    assert Message.objects.filter(status=Status.SENT, topic="case.dispatched").count() == 3
 
 
 # -- interfaces: task, command, purge -------------------------------------------------------------

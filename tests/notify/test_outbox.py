@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core import mail
-from django.db import transaction
+from django.db import connection, transaction
 
 from fengqiao.core.errors import InvalidInput
 from fengqiao.notify.models import Channel, Message, Status, WebhookSubscription
@@ -85,7 +85,7 @@ def test_dedup_key_makes_a_repeated_call_write_nothing(db):
     WebhookSubscription.objects.create(name="city", url="http://127.0.0.1:9/", topics="*")
     first = _notify(recipients=[user, PhoneNumber("13812341234")])
     assert len(first) == 4
-    assert _notify(recipients=[user, PhoneNumber("138-1234-1234")]) == []  # the writer retried
+    assert _notify(recipients=[user, PhoneNumber("+86 138-1234-1234")]) == []  # the writer retried
     assert Message.objects.count() == 4
     # the same address given twice, as a user and as an address, gets one e-mail
     assert _notify(recipients=[EmailAddress("A@example.org")], webhooks=False) == []
@@ -97,6 +97,21 @@ def test_dedup_key_makes_a_repeated_call_write_nothing(db):
 def test_dedup_keys_carry_no_address(db):
     (row,) = _notify(recipients=[PhoneNumber("13812341234")], webhooks=False)
     assert "1381234" not in row.dedup_key and len(row.dedup_key) == 64
+
+
+def test_addresses_and_webhook_secrets_are_encrypted_at_rest(db):
+    WebhookSubscription.objects.create(name="city", url="https://a.example/", secret="hush-hush", topics="*")
+    _notify(recipients=[PhoneNumber("13812341234"), EmailAddress("resident@example.org")])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT address FROM notify_message WHERE address <> ''")
+        stored = [value for (value,) in cursor.fetchall()]
+        cursor.execute("SELECT secret FROM notify_webhooksubscription")
+        (secret,) = cursor.fetchone()
+    assert len(stored) == 2 and not any("1381234" in v or "resident" in v for v in stored)
+    assert "hush" not in secret
+    assert sorted(Message.objects.exclude(channel=Channel.WEBHOOK).values_list("address", flat=True)) == [
+        "13812341234", "resident@example.org"]
+    assert WebhookSubscription.objects.get().secret == "hush-hush"
 
 
 def test_webhook_fan_out_to_matching_active_subscriptions(db):
