@@ -40,7 +40,7 @@ MIN_CELLS = 1 << 16
 MAX_CELLS = 1 << 22
 
 _EMPTY = -1  # a cell inside no polygon
-_BORDER = -2  # a cell some boundary comes near: test the candidates
+_BORDER = -2  # a cell some boundary comes near: test its candidates (slot k is stored as -2 - k)
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,9 @@ class _Raster:
         self.inv_dx, self.inv_dy = 1.0 / self.dx, 1.0 / self.dy
 
         border = self._border_mask(geoms, bounds)
-        fill = self._fill(geoms)
-        self.cells = np.where(border, _BORDER, fill).astype(np.int32)
-        self._candidates(bounds)
+        self.cells = self._fill(geoms)
+        self.border_count = int(border.sum())
+        self._candidates(bounds, border)
 
     # -- build ------------------------------------------------------------------------------
 
@@ -178,19 +178,21 @@ class _Raster:
         result[result == np.iinfo(np.int32).max] = _EMPTY
         return result
 
-    def _candidates(self, bounds: np.ndarray) -> None:
-        """For each border cell, the polygons whose box (grown by a cell) reaches it, in rank order."""
+    def _candidates(self, bounds: np.ndarray, border: np.ndarray) -> None:
+        """For each border cell, the polygons whose box (grown by a cell) reaches it, in rank order.
+
+        Border cell k (in raster order) is marked in `cells` as _BORDER - k; its candidates are
+        candidates[offsets[k]:offsets[k + 1]].
+        """
+        border_cells = np.flatnonzero(border)
+        self.cells[border_cells] = _BORDER - np.arange(len(border_cells), dtype=np.int32)
         cells, owner = self._box_cells(bounds, grow=1)
-        keep = self.cells[cells] == _BORDER
+        keep = border[cells]
         cells, owner = cells[keep], owner[keep]
         order = np.lexsort((owner, cells))
         cells, owner = cells[order], owner[order]
-        border_cells = np.flatnonzero(self.cells == _BORDER)
-        self.border_slot = np.full(len(self.cells), -1, dtype=np.int64)
-        self.border_slot[border_cells] = np.arange(len(border_cells))
-        self.offsets = np.searchsorted(cells, border_cells, side="left")
-        self.offsets = np.append(self.offsets, len(cells))
-        self.candidates = owner.astype(np.int64)
+        self.offsets = np.append(np.searchsorted(cells, border_cells, side="left"), len(cells))
+        self.candidates = owner.astype(np.int32)
 
     # -- query ------------------------------------------------------------------------------
 
@@ -209,8 +211,7 @@ class _Raster:
             iy = np.minimum(((np.where(inside, ys, self.y0) - self.y0) * self.inv_dy).astype(np.int64), self.ny - 1)
         return np.where(inside, iy * self.nx + ix, -1)
 
-    def candidates_of(self, cell: int) -> list[int]:
-        slot = self.border_slot.item(cell)
+    def candidates_of(self, slot: int) -> list[int]:
         return self.candidates[self.offsets.item(slot):self.offsets.item(slot + 1)].tolist()
 
 
@@ -248,11 +249,11 @@ class _Index:
         cell = raster.cell_of(x, y)
         if cell < 0:
             return -1
-        answer = int(raster.cells.item(cell))
-        if answer != _BORDER:
+        answer = raster.cells.item(cell)
+        if answer > _BORDER:
             return answer
         geoms = self.geoms
-        for rank in raster.candidates_of(cell):
+        for rank in raster.candidates_of(_BORDER - answer):
             if shapely.intersects_xy(geoms[rank], x, y):
                 return rank
         return -1
@@ -265,10 +266,10 @@ class _Index:
         cells = raster.cells_of(xs, ys)
         hit = cells >= 0
         result[hit] = raster.cells[cells[hit]]
-        border = np.flatnonzero(result == _BORDER)
-        result[border] = -1
+        border = np.flatnonzero(result <= _BORDER)
         if len(border):
-            slots = raster.border_slot[cells[border]]
+            slots = _BORDER - result[border]
+            result[border] = -1
             starts, ends = raster.offsets[slots], raster.offsets[slots + 1]
             result[border] = self._test_candidates(xs[border], ys[border], starts, ends - starts)
         return result
