@@ -32,8 +32,9 @@ class MessageAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["recipient", "subscription"]
     actions = ["retry_now"]
-    fields = ["uuid", "channel", "recipient", "address", "subscription", "topic", "case_number", "subject", "body",
-              "payload", "status", "attempts", "next_attempt_at", "locked_until", "claimed_by", "last_error",
+    # the address is shown masked here too: operating the outbox never needs the full value
+    fields = ["uuid", "channel", "recipient", "masked_address", "subscription", "topic", "case_number", "subject",
+              "body", "payload", "status", "attempts", "next_attempt_at", "locked_until", "claimed_by", "last_error",
               "created_at", "sent_at", "read_at"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -42,7 +43,7 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description=_("recipient"))
+    @admin.display(description=_("address"))
     def masked_address(self, obj: Message) -> str:
         if obj.channel == Channel.SMS:
             return mask_phone(obj.address)

@@ -149,6 +149,8 @@ def notify(
             number = _checked_phone(recipient.number)
             add(Channel.SMS, f"sms:{number}", address=number)
         elif isinstance(recipient, AbstractBaseUser):
+            if not recipient.is_active:
+                continue  # a deactivated account is not told anything
             if Channel.INBOX in channels:
                 add(Channel.INBOX, f"user:{recipient.pk}", recipient=recipient, status=Status.SENT, sent_at=now)
             email = (getattr(recipient, "email", "") or "").strip()
@@ -161,7 +163,7 @@ def notify(
             raise InvalidInput("invalid_recipient", f"not a recipient: {type(recipient).__name__}",
                                field="recipients")
     if webhooks:
-        for subscription in WebhookSubscription.objects.filter(is_active=True):
+        for subscription in WebhookSubscription.objects.filter(is_active=True).only("pk", "topics"):
             if subscription.matches(topic):
                 add(Channel.WEBHOOK, f"webhook:{subscription.pk}", subscription=subscription)
     if not rows:
@@ -185,8 +187,8 @@ def _check(*, topic: str, subject: str, dedup_key_base: str, channels: Collectio
     if not _TOPIC.match(topic or "") or len(topic) > 100:
         raise InvalidInput("invalid_topic", "a topic is dotted lower-case words, e.g. case.dispatched",
                            field="topic")
-    if not subject or len(subject) > 255:
-        raise InvalidInput("invalid_subject", "a subject of 1 to 255 characters is required", field="subject")
+    if not subject or len(subject) > 255 or "\n" in subject or "\r" in subject:
+        raise InvalidInput("invalid_subject", "a subject is one line of 1 to 255 characters", field="subject")
     if not dedup_key_base:
         raise InvalidInput("invalid_dedup_key_base", "name the event so that a retry writes nothing twice",
                            field="dedup_key_base")

@@ -80,6 +80,11 @@ def test_rows_per_recipient_and_channel(db):
     assert all(m.case_number == "C-1" and m.payload == {"case": "C-1"} for m in created)
 
 
+def test_deactivated_users_are_not_notified(db):
+    gone = UserFactory(email="gone@example.org", is_active=False)
+    assert _notify(recipients=[gone], webhooks=False) == []
+
+
 def test_dedup_key_makes_a_repeated_call_write_nothing(db):
     user = UserFactory(email="a@example.org")
     WebhookSubscription.objects.create(name="city", url="http://127.0.0.1:9/", topics="*")
@@ -130,6 +135,7 @@ def test_webhook_fan_out_to_matching_active_subscriptions(db):
 @pytest.mark.parametrize(("field", "overrides"), [
     ("topic", {"topic": "Case Dispatched"}),
     ("subject", {"subject": ""}),
+    ("subject", {"subject": "two\nlines"}),
     ("dedup_key_base", {"dedup_key_base": ""}),
     ("channels", {"channels": ["webhook"]}),
     ("recipients", {"recipients": [EmailAddress("not an address")]}),

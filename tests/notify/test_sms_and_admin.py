@@ -59,6 +59,9 @@ def test_admin_pages_and_retry_action(admin_client, settings):
     assert "13812341234" not in page and "resident@example.org" not in page
     row = Message.objects.get(subscription=hook)
     assert admin_client.get(reverse("admin:notify_message_change", args=[row.pk])).status_code == 200
+    sms_row = Message.objects.get(channel="sms")
+    detail = admin_client.get(reverse("admin:notify_message_change", args=[sms_row.pk])).content.decode()
+    assert "138****1234" in detail and "13812341234" not in detail
     assert admin_client.get(reverse("admin:notify_message_add")).status_code == 403
 
     response = admin_client.post(reverse("admin:notify_message_changelist"), {
