@@ -12,10 +12,11 @@ from pathlib import Path
 
 import ninja
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.template import RequestContext, Template
 from django.urls import reverse
 from django.utils import translation
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.openapi.docs import Swagger
 
 from fengqiao.api import errors
@@ -101,3 +102,14 @@ def docs_asset(request: HttpRequest, name: str):
     response = FileResponse((ASSETS_DIR / name).open("rb"), content_type=content_type)
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+@api.get("/csrf", auth=None, response=CsrfOut, operation_id="csrf_token", tags=["auth"],
+         summary="A CSRF token for session callers (also set as the csrftoken cookie)")
+def csrf_token(request: HttpRequest):
+    """Session callers send it back as the X-CSRFToken header on POST. Token callers need none."""
+    return {"csrf_token": get_token(request)}

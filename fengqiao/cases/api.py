@@ -12,12 +12,11 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Header, Query, Router, Status
+from ninja import Header, Path, Query, Router, Status
 
 from fengqiao.cases import services
 from fengqiao.cases.models import Case, Category, Level
@@ -65,6 +64,8 @@ router = Router(tags=["cases"])
 categories_router = Router(tags=["categories"])
 
 IDEMPOTENCY_KEY_MAX = 100
+# a case number: region code, date and sequence (330681101-20251110-0001)
+CaseNumber = Annotated[str, Path(..., max_length=40, pattern=r"^[0-9A-Za-z_-]+$")]
 _DATA_URL = re.compile(r"^data:[\w.+-]+/[\w.+-]+;base64,", re.IGNORECASE)
 
 
@@ -115,10 +116,6 @@ def _photos(items: list[str], field: str = "photos") -> list[services.Photo]:
     return photos
 
 
-def _aware(moment):
-    return timezone.make_aware(moment) if moment is not None and timezone.is_naive(moment) else moment
-
-
 # -- rendering -------------------------------------------------------------------------------------
 def _allowed_actions(actor: Any, case: Case) -> list[str]:
     """The actions whose source states hold the case's state and whose permission the actor has."""
@@ -136,28 +133,29 @@ def _detail(request: HttpRequest, case: Case) -> dict[str, Any]:
 @router.get("", response=CasePageOut, operation_id="cases_list", summary="List the cases you may see")
 def list_cases(request: HttpRequest, filters: Query[CaseListQuery]):
     """Newest first. Pass `next_cursor` back as `cursor` for the next page; it is null on the last."""
-    page = case_list(
-        actor=request.auth,
-        filters=CaseFilters(
-            states=[s.value for s in filters.state] if filters.state else None, category=filters.category,
-            platform=filters.platform, area=filters.area, department=filters.department, overdue=filters.overdue,
-            supervised=filters.supervised, created_from=_aware(filters.created_from),
-            created_to=_aware(filters.created_to), text=filters.q,
-        ),
-        cursor=filters.cursor, limit=filters.limit,
+    wanted = CaseFilters(
+        states=[s.value for s in filters.state] if filters.state else None, category=filters.category,
+        platform=filters.platform, area=filters.area, department=filters.department, overdue=filters.overdue,
+        supervised=filters.supervised, created_from=filters.created_from, created_to=filters.created_to,
+        text=filters.q,
     )
+    try:
+        page = case_list(actor=request.auth, filters=wanted, cursor=filters.cursor, limit=filters.limit)
+    except OverflowError as exc:
+        # a forged cursor holding a time the database cannot store (selectors._decode_cursor lets it through)
+        raise InvalidInput("invalid_cursor", _("The cursor is not valid."), field="cursor") from exc
     return {"items": [case_item(case) for case in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/{number}", response=CaseDetailOut, operation_id="cases_get", summary="A case with its timeline")
-def get_case(request: HttpRequest, number: str):
+def get_case(request: HttpRequest, number: CaseNumber):
     """Out of your scope, or no such case: 404 either way. The reporter's name and phone are masked."""
     return _detail(request, case_get(actor=request.auth, number=number))
 
 
 @router.get("/{number}/route", response=RouteOut, operation_id="cases_route",
             summary="Where routing would send the case, and why")
-def get_route(request: HttpRequest, number: str):
+def get_route(request: HttpRequest, number: CaseNumber):
     case = case_get(actor=request.auth, number=number)
     # the level dispatch asks for (services.case_dispatch): the case's own, unless it is at grid level
     decision = services.suggest_route(case=case, min_level=Level(case.level) if case.level != Level.GRID else None)
@@ -200,17 +198,17 @@ def _action(name: str, summary: str):
 
 
 @_action("accept", "Accept the case (立案)")
-def accept(request: HttpRequest, number: str, payload: AcceptIn):
+def accept(request: HttpRequest, number: CaseNumber, payload: AcceptIn):
     return _act(request, services.case_accept, number, payload.version, reason=payload.reason)
 
 
 @_action("reject", "Reject the case (不予立案); a reason is required")
-def reject(request: HttpRequest, number: str, payload: RejectIn):
+def reject(request: HttpRequest, number: CaseNumber, payload: RejectIn):
     return _act(request, services.case_reject, number, payload.version, reason=payload.reason)
 
 
 @_action("recategorise", "Correct the category")
-def recategorise(request: HttpRequest, number: str, payload: RecategoriseIn):
+def recategorise(request: HttpRequest, number: CaseNumber, payload: RecategoriseIn):
     errors: list[ErrorDetail] = []
     category = _category(payload.category, errors)
     _raise(errors)
@@ -219,13 +217,13 @@ def recategorise(request: HttpRequest, number: str, payload: RecategoriseIn):
 
 
 @_action("merge", "Merge as a duplicate of another case")
-def merge(request: HttpRequest, number: str, payload: MergeIn):
+def merge(request: HttpRequest, number: CaseNumber, payload: MergeIn):
     return _act(request, services.case_merge, number, payload.version, master_number=payload.master_number,
                 reason=payload.reason)
 
 
 @_action("dispatch", "Dispatch to a department (the routing suggestion when none is given)")
-def dispatch(request: HttpRequest, number: str, payload: DispatchIn):
+def dispatch(request: HttpRequest, number: CaseNumber, payload: DispatchIn):
     errors: list[ErrorDetail] = []
     department = _department(payload.department, errors) if payload.department else None
     _raise(errors)
@@ -234,77 +232,77 @@ def dispatch(request: HttpRequest, number: str, payload: DispatchIn):
 
 
 @_action("return", "Return the case to the command centre; a reason is required")
-def return_case(request: HttpRequest, number: str, payload: ReturnIn):
+def return_case(request: HttpRequest, number: CaseNumber, payload: ReturnIn):
     return _act(request, services.case_return, number, payload.version, reason=payload.reason)
 
 
 @_action("start", "Start handling")
-def start(request: HttpRequest, number: str, payload: StartIn):
+def start(request: HttpRequest, number: CaseNumber, payload: StartIn):
     return _act(request, services.case_start, number, payload.version)
 
 
 @_action("report_back", "Report back what was done, with after-photos")
-def report_back(request: HttpRequest, number: str, payload: ReportBackIn):
+def report_back(request: HttpRequest, number: CaseNumber, payload: ReportBackIn):
     return _act(request, services.case_report_back, number, payload.version, result=payload.result,
                 photos=_photos(payload.photos))
 
 
 @_action("verify", "Verify on the spot: passed closes the case, failed sends it back (rework)")
-def verify(request: HttpRequest, number: str, payload: VerifyIn):
+def verify(request: HttpRequest, number: CaseNumber, payload: VerifyIn):
     return _act(request, services.case_verify, number, payload.version, passed=payload.passed, note=payload.note,
                 photos=_photos(payload.photos))
 
 
 @_action("rate", "Rate the handling (1-5)")
-def rate(request: HttpRequest, number: str, payload: RateIn):
+def rate(request: HttpRequest, number: CaseNumber, payload: RateIn):
     return _act(request, services.case_rate, number, payload.version, rating=payload.rating,
                 comment=payload.comment)
 
 
 @_action("reopen", "Reopen a closed or rated case; a reason is required")
-def reopen(request: HttpRequest, number: str, payload: ReopenIn):
+def reopen(request: HttpRequest, number: CaseNumber, payload: ReopenIn):
     return _act(request, services.case_reopen, number, payload.version, reason=payload.reason)
 
 
 @_action("request_extension", "Ask for more working days; a reason is required")
-def request_extension(request: HttpRequest, number: str, payload: RequestExtensionIn):
+def request_extension(request: HttpRequest, number: CaseNumber, payload: RequestExtensionIn):
     return _act(request, services.case_request_extension, number, payload.version,
                 working_days=payload.working_days, reason=payload.reason)
 
 
 @_action("decide_extension", "Approve or refuse the extension asked for")
-def decide_extension(request: HttpRequest, number: str, payload: DecideExtensionIn):
+def decide_extension(request: HttpRequest, number: CaseNumber, payload: DecideExtensionIn):
     return _act(request, services.case_decide_extension, number, payload.version, approve=payload.approve,
                 working_days=payload.working_days, reason=payload.reason)
 
 
 @_action("suspend", "Suspend (缓办: the clock stops); a reason is required")
-def suspend(request: HttpRequest, number: str, payload: SuspendIn):
+def suspend(request: HttpRequest, number: CaseNumber, payload: SuspendIn):
     return _act(request, services.case_suspend, number, payload.version, reason=payload.reason)
 
 
 @_action("resume", "Resume a suspended case")
-def resume(request: HttpRequest, number: str, payload: ResumeIn):
+def resume(request: HttpRequest, number: CaseNumber, payload: ResumeIn):
     return _act(request, services.case_resume, number, payload.version, reason=payload.reason)
 
 
 @_action("park", "Park (挂账: cannot be solved now, stays tracked); a reason is required")
-def park(request: HttpRequest, number: str, payload: ParkIn):
+def park(request: HttpRequest, number: CaseNumber, payload: ParkIn):
     return _act(request, services.case_park, number, payload.version, reason=payload.reason)
 
 
 @_action("unpark", "Take the case out of parking")
-def unpark(request: HttpRequest, number: str, payload: UnparkIn):
+def unpark(request: HttpRequest, number: CaseNumber, payload: UnparkIn):
     return _act(request, services.case_unpark, number, payload.version, reason=payload.reason)
 
 
 @_action("escalate", "Escalate to the next level; a reason is required")
-def escalate(request: HttpRequest, number: str, payload: EscalateIn):
+def escalate(request: HttpRequest, number: CaseNumber, payload: EscalateIn):
     return _act(request, services.case_escalate, number, payload.version, reason=payload.reason)
 
 
 @_action("request_assist", "Ask departments to assist")
-def request_assist(request: HttpRequest, number: str, payload: RequestAssistIn):
+def request_assist(request: HttpRequest, number: CaseNumber, payload: RequestAssistIn):
     errors: list[ErrorDetail] = []
     departments = [_department(code, errors, f"departments[{i}]") for i, code in enumerate(payload.departments)]
     _raise(errors)
@@ -313,7 +311,7 @@ def request_assist(request: HttpRequest, number: str, payload: RequestAssistIn):
 
 
 @_action("assist_report", "Report the part of an assisting department")
-def assist_report(request: HttpRequest, number: str, payload: AssistReportIn):
+def assist_report(request: HttpRequest, number: CaseNumber, payload: AssistReportIn):
     errors: list[ErrorDetail] = []
     department = _department(payload.department, errors)
     _raise(errors)
@@ -322,12 +320,12 @@ def assist_report(request: HttpRequest, number: str, payload: AssistReportIn):
 
 
 @_action("flag", "Flag for supervision (挂牌督办)")
-def flag(request: HttpRequest, number: str, payload: FlagIn):
+def flag(request: HttpRequest, number: CaseNumber, payload: FlagIn):
     return _act(request, services.case_flag, number, payload.version, reason=payload.reason)
 
 
 @_action("remind", "Send a reminder (催办)")
-def remind(request: HttpRequest, number: str, payload: RemindIn):
+def remind(request: HttpRequest, number: CaseNumber, payload: RemindIn):
     return _act(request, services.case_remind, number, payload.version, reason=payload.reason)
 
 

@@ -8,11 +8,13 @@ reporter only ever leaves here masked (fengqiao.core.masking).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from django.utils import timezone
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 
 from fengqiao.cases.models import Case, CaseAttachment, CaseEvent, Urgency
 from fengqiao.cases.states import CaseState
@@ -28,12 +30,29 @@ UrgencyValue = Literal["normal", "urgent", "critical"]
 ApiChannel = Literal["api", "hotline", "grid_worker"]
 
 
-class In(Schema):
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("null_character", "Text may not contain NUL characters.")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+class Checked(Schema):
+    @field_validator("*", mode="after")
+    @classmethod
+    def _reject_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
+
+
+class In(Checked):
     model_config = ConfigDict(extra="forbid")
 
 
 # -- inputs: list filters and create ------------------------------------------------------------
-class CaseListQuery(Schema):
+class CaseListQuery(Checked):
     state: list[CaseState] | None = Field(None, description="repeatable: ?state=reported&state=accepted")
     category: str | None = Field(None, max_length=CODE_MAX, description="category code; includes its subcategories")
     platform: str | None = Field(None, max_length=CODE_MAX, description="platform code")
@@ -46,6 +65,20 @@ class CaseListQuery(Schema):
     q: str | None = Field(None, max_length=100, description="text in the number, description or address")
     cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page")
     limit: int = Field(50, ge=1, le=200)
+
+    @field_validator("created_from", "created_to", mode="after")
+    @classmethod
+    def _aware_and_in_range(cls, value: datetime | None) -> datetime | None:
+        """Without a zone: the platform's. Out of what the database can store: a validation error."""
+        if value is None:
+            return None
+        try:
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value)
+            value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise PydanticCustomError("datetime_out_of_range", "The date is out of range.") from None
+        return value
 
 
 class CaseCreateIn(In):
