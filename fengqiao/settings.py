@@ -150,6 +150,24 @@ OFFICE_HOURS = env("OFFICE_HOURS", "08:30-12:00,13:30-17:30")
 # How often (seconds) a process checks whether grids changed and its locator must be rebuilt.
 LOCATOR_CHECK_SECONDS = float(env("LOCATOR_CHECK_SECONDS", "2"))
 
+# Personal data (DESIGN §9): Fernet keys for field encryption (first encrypts, all decrypt; unset:
+# derived from SECRET_KEY) and the key of the blind indexes used for exact look-ups.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
+FIELD_BLIND_INDEX_KEY = env("FIELD_BLIND_INDEX_KEY") or SECRET_KEY
+
+# Attachments: photos are checked by content and limited in bytes and pixels.
+ATTACHMENT_MAX_BYTES = int(env("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+ATTACHMENT_MAX_PIXELS = int(env("ATTACHMENT_MAX_PIXELS", "64000000"))
+
+# The case loop: duplicate suggestion, deadline warnings and escalation of overdue cases.
+DUPLICATE_RADIUS_M = float(env("DUPLICATE_RADIUS_M", "150"))
+DUPLICATE_WINDOW_HOURS = float(env("DUPLICATE_WINDOW_HOURS", "72"))
+DEADLINE_WARN_FRACTION = float(env("DEADLINE_WARN_FRACTION", "0.8"))
+DEADLINE_ESCALATE_AFTER = float(env("DEADLINE_ESCALATE_AFTER", "8"))  # working hours overdue
+# Idempotent sweeps run by `fengqiao periodic` (started by `fengqiao run`) every interval.
+PERIODIC_INTERVAL_SECONDS = float(env("PERIODIC_INTERVAL_SECONDS", "60"))
+PERIODIC_JOBS = ["fengqiao.cases.services.sweep_deadlines", "fengqiao.notify.services.deliver_due"]
+
 # Safe defaults when debug is off: secure cookies, HSTS, no sniffing. A deployment behind a
 # TLS-terminating proxy sets FENGQIAO_SECURE_PROXY=1.
 SESSION_COOKIE_HTTPONLY = True

@@ -209,11 +209,19 @@ class Case(models.Model):
         return self.number
 
     def permission_target(self):
+        """Area and responsible departments (lead and assisting), kept while they stay the same."""
         from fengqiao.org.permissions import Target
 
+        key = (self.area_code, self.lead_department_id, self.version)
+        cached = getattr(self, "_target", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         departments = {self.lead_department_id} if self.lead_department_id else set()
-        departments |= {a.department_id for a in self.assists.all()} if self.pk else set()
-        return Target(area_code=self.area_code, department_ids=frozenset(departments))
+        if self.pk:
+            departments |= set(CaseAssist.objects.filter(case_id=self.pk).values_list("department_id", flat=True))
+        target = Target(area_code=self.area_code, department_ids=frozenset(departments))
+        self._target = (key, target)
+        return target
 
 
 class CaseAssist(models.Model):

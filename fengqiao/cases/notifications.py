@@ -5,6 +5,8 @@ Messages carry the case number, state and category, never the reporter's persona
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import Any
 
 from django.utils import translation
@@ -63,7 +65,22 @@ def _recipients(case: Case, audiences) -> list[Any]:
     return list(users.values())
 
 
+_muted = threading.local()
+
+
+@contextmanager
+def muted():
+    """Write no notifications inside this block (generating history, bulk imports)."""
+    _muted.on = True
+    try:
+        yield
+    finally:
+        _muted.on = False
+
+
 def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None:
+    if getattr(_muted, "on", False):
+        return
     audiences, channels = AUDIENCES.get(topic, ((), ()))
     recipients = _recipients(case, audiences)
     with translation.override(None):  # the site's language, not the actor's

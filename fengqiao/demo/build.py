@@ -10,7 +10,9 @@ import shapely
 from django.conf import settings
 from django.db import transaction
 
+from fengqiao.cases.models import Case
 from fengqiao.core.versioning import bump
+from fengqiao.demo.history import build_history
 from fengqiao.demo.organisation import DemoLogin, build_departments, build_staff
 from fengqiao.demo.territory import GRIDS_PER_VILLAGE, build_regions
 from fengqiao.geo.geometry import to_geojson, to_shape
@@ -106,11 +108,13 @@ def build_demo() -> DemoResult:
     catalogue_load_defaults()
     logins = build_staff(password, county, township, villages, grids, departments)
     bump("geo.locator")
+    build_history(township=township)
     counts = {
         "villages": len(villages),
         "grids": sum(len(g) for g in grids.values()),
         "departments": len(departments),
         "assets": Asset.objects.filter(region__code__startswith=township.code).count(),
         "staff": len(logins),
+        "cases": Case.objects.filter(area_code__startswith=township.code).count(),
     }
     return DemoResult(password=password if fresh else None, logins=logins, counts=counts)

@@ -21,6 +21,10 @@ TOWNSHIP_DEPARTMENTS = [
     ("emergency", "emergency", "应急管理办", "Emergency Management Office", [PS]),
     ("market", "market_supervision", "枫桥市场监管所", "Fengqiao Market Supervision Office", [MK]),
     ("enforcement", "enforcement", "综合行政执法中队", "Comprehensive Enforcement Squad", [EN]),
+    ("urban", "urban_management", "城市管理中队", "Urban Management Squad", [EN]),
+    ("fire", "fire_safety", "消防安全办", "Fire Safety Office", [PS]),
+    ("social", "civil_affairs", "社会事务办", "Social Affairs Office", [SV]),
+    ("insurance", "social_security", "社保服务站", "Social Insurance Service Point", [SV]),
     ("services", "services_centre", "便民服务中心", "Service Centre for Residents", [SV]),
     ("agriculture", "agriculture", "农业农村办", "Agriculture and Rural Affairs Office", [SV]),
 ]
@@ -34,6 +38,8 @@ COUNTY_DEPARTMENTS = [
     ("utilities", "utilities", "诸暨市水务集团", "Zhuji Water Group", [SV]),
     ("transport", "transport", "诸暨市交通运输局", "Zhuji Transport Bureau", [EN, SV]),
     ("civil", "civil_affairs", "诸暨市民政局", "Zhuji Civil Affairs Bureau", [SV]),
+    ("water", "water", "诸暨市水利水电局", "Zhuji Water Resources Bureau", [SV]),
+    ("health", "health", "诸暨市卫生健康局", "Zhuji Health Bureau", [SV]),
     ("letters", "letters_visits", "诸暨市信访局", "Zhuji Letters and Visits Bureau", [PS]),
 ]
 
@@ -114,8 +120,8 @@ def build_staff(password: str, county: Region, township: Region, villages: list[
     _staff("leader", password, rng, role=Role.LEADER, scope=township, title="镇党委副书记", logins=logins)
     _staff("county-leader", password, rng, role=Role.LEADER, scope=county, title="市社会治理中心主任",
            logins=logins)
-    for key in ("fq-police", "fq-market", "fq-enforcement", "fq-services", "fq-justice", "fq-emergency",
-                "zj-enforcement", "zj-labour", "zj-utilities"):
+    for key in ("fq-police", "fq-market", "fq-enforcement", "fq-urban", "fq-services", "fq-justice",
+                "fq-emergency", "zj-enforcement", "zj-labour", "zj-utilities"):
         _staff(f"handler-{key}", password, rng, role=Role.HANDLER, scope=d[key], department=d[key],
                title="承办人", logins=logins)
     _staff("mediator", password, rng, role=Role.MEDIATOR, scope=township, department=d["fq-justice"],

@@ -19,13 +19,15 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=1)
         if not no_demo:
             call_command("demo", stdout=self.stdout)
-        worker = None
+        workers = []
         if not no_worker:
-            worker = subprocess.Popen([sys.executable, "-m", "fengqiao.cli", "db_worker"])  # noqa: S603
+            for command in ("db_worker", "periodic"):
+                workers.append(subprocess.Popen([sys.executable, "-m", "fengqiao.cli", command]))  # noqa: S603
         self.stdout.write(self.style.SUCCESS(f"Fengqiao: http://{addrport}/  (admin: http://{addrport}/admin/)"))
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.terminate()
+            for worker in workers:
                 worker.wait(timeout=10)
