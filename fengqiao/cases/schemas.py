@@ -16,7 +16,7 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
-from fengqiao.cases.models import Case, CaseAttachment, CaseEvent, Urgency
+from fengqiao.cases.models import Case, CaseAttachment, CaseEvent
 from fengqiao.cases.states import CaseState
 from fengqiao.core.masking import mask_address, mask_name, mask_phone
 
@@ -88,7 +88,7 @@ class CaseCreateIn(In):
     lat: float | None = Field(None, description="WGS84 latitude")
     grid: str | None = Field(None, max_length=30, description="grid code, when no point is given")
     address: str = Field("", max_length=300)
-    urgency: UrgencyValue = Urgency.NORMAL.value
+    urgency: UrgencyValue = "normal"
     is_public: bool = True
     anonymous: bool = False
     reporter_name: str = Field("", max_length=100)
@@ -363,7 +363,7 @@ def case_detail(case: Case, *, timeline: list[CaseEvent], actions: list[str]) ->
     detail.update({
         "description": case.description, "address": case.address, "lon": case.lon, "lat": case.lat,
         "routing_reason": case.routing_reason,
-        "duplicate_of": case.duplicate_of.number if case.duplicate_of_id else None,
+        "duplicate_of": case.duplicate_of.number if case.duplicate_of is not None else None,
         "reporter": {"anonymous": case.anonymous, "registered_user": case.reporter_user_id is not None,
                      "name": mask_name(case.reporter_name), "phone": mask_phone(case.reporter_phone)},
         "deadlines": {"stage_started_at": case.stage_started_at, "due_at": case.due_at, "warn_at": case.warn_at,
