@@ -6,3 +6,6 @@ class CasesConfig(AppConfig):
     name = "fengqiao.cases"
     label = "cases"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from fengqiao.cases import signals  # noqa: F401

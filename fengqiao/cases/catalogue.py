@@ -29,8 +29,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from fengqiao.cases.models import Category, Stage, TimeLimit, Urgency
+from fengqiao.cases.signals import CATALOGUE_KEY
 from fengqiao.core.calendar import UNIT_SHORT, TimeUnit
 from fengqiao.core.errors import ErrorDetail, InvalidInput
+from fengqiao.core.versioning import bump
 from fengqiao.org.models import DepartmentKind, Platform
 
 DEFAULTS_PATH = Path(__file__).resolve().parent / "data" / "categories.csv"
@@ -466,6 +468,7 @@ def catalogue_import(*, rows: Sequence[Sequence[str]] | None = None, file: CsvSo
                 for category_id, limits in replace.items()
                 for (stage, urgency), (value, unit) in sorted(limits.items())
             )
+            bump(CATALOGUE_KEY)  # bulk writes send no signals
         if dry_run:
             transaction.set_rollback(True)
     return result
