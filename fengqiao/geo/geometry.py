@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import numpy as np
 import shapely
 from django.utils.translation import gettext as _
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -26,11 +27,11 @@ def to_shape(geojson: dict[str, Any]) -> BaseGeometry:
         raise ValueError(f"not a valid GeoJSON geometry: {exc}") from exc
 
 
-def to_geojson(geometry: BaseGeometry, precision: int = 7) -> dict[str, Any]:
-    """A GeoJSON dict (plain lists, as a JSON field gives it back) with coordinates rounded to
-    `precision` decimals (7: about 1 cm) and polygon rings oriented as RFC 7946 asks (exterior
-    counter-clockwise). Vertex order is kept, so the same shape always gives the same JSON; if
-    rounding would make a valid polygon invalid, GEOS snaps it to the precision grid instead."""
+def round_geometry(geometry: BaseGeometry, precision: int = 7) -> BaseGeometry:
+    """Coordinates rounded to `precision` decimals (7: about 1 cm) and polygon rings oriented as
+    RFC 7946 asks (exterior counter-clockwise). Vertex order is otherwise kept, so the same shape
+    always gives the same result; if rounding would make a valid polygon invalid, GEOS snaps it to
+    the precision grid instead."""
     if precision:
         rounded = shapely.transform(geometry, lambda c: np.round(c, precision))
         if geometry.is_valid and not rounded.is_valid:
@@ -38,15 +39,17 @@ def to_geojson(geometry: BaseGeometry, precision: int = 7) -> dict[str, Any]:
         geometry = rounded
     if geometry.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection"):
         geometry = shapely.orient_polygons(geometry)
-    return _plain(mapping(geometry))
+    return geometry
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def to_geojson(geometry: BaseGeometry, precision: int = 7) -> dict[str, Any]:
+    """A GeoJSON dict of plain lists (as a JSON field gives it back), rounded (see round_geometry)."""
+    return geojson_dict(round_geometry(geometry, precision))
+
+
+def geojson_dict(geometry: BaseGeometry) -> dict[str, Any]:
+    """The geometry as a GeoJSON dict, coordinates as they are."""
+    return json.loads(shapely.to_geojson(geometry))
 
 
 def area_m2(geometry: BaseGeometry) -> float:

@@ -40,7 +40,15 @@ from tqdm import tqdm
 
 from fengqiao.core.errors import ErrorDetail, InvalidInput
 from fengqiao.geo.gcj02 import gcj02_to_wgs84, geometry_gcj02_to_wgs84
-from fengqiao.geo.geometry import area_m2, is_lonlat, outside_share, repair_polygon, to_geojson, to_shape
+from fengqiao.geo.geometry import (
+    area_m2,
+    geojson_dict,
+    is_lonlat,
+    outside_share,
+    repair_polygon,
+    round_geometry,
+    to_shape,
+)
 from fengqiao.geo.models import (
     CODE_LENGTH,
     GRID_CODE_LENGTH,
@@ -337,8 +345,8 @@ def _read_geometries(
             plan.warnings.append(
                 _("Feature %(index)d: repaired an invalid polygon (%(reason)s).") % {"index": index, "reason": repaired}
             )
-        item.geometry = to_geojson(shape, precision=PRECISION)
-        item.shape = to_shape(item.geometry)
+        item.shape = round_geometry(shape, PRECISION)
+        item.geometry = geojson_dict(item.shape)
         if not item.shape.is_valid or item.shape.is_empty:
             errors.feature(index, _("the polygon degenerates when rounded to %(n)d decimals") % {"n": PRECISION})
     return out

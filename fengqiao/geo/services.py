@@ -169,15 +169,14 @@ def _write_regions(rows: list[RegionRow], counts: WriteCounts) -> dict[str, Regi
     return known
 
 
-def _differs(obj, values: dict) -> bool:
+def _differs(obj: models.Model, values: dict) -> bool:
+    """Whether setting `values` would change `obj` (foreign keys compared by id, without a query)."""
     for name, value in values.items():
-        current = getattr(obj, name)
-        if isinstance(value, models.Model) or value is None:
-            if (current.pk if isinstance(current, models.Model) else current) != (
-                value.pk if isinstance(value, models.Model) else value
-            ):
+        if isinstance(value, models.Model) or (value is None and obj._meta.get_field(name).is_relation):
+            current = getattr(obj, f"{name}_id")
+            if current != (value.pk if value is not None else None):
                 return True
-        elif current != value:
+        elif getattr(obj, name) != value:
             return True
     return False
 
@@ -269,7 +268,7 @@ def grids_fill(
         if not 1 <= cells <= limit:
             raise InvalidInput("too_many_grids", _("A village holds 1 to %(max)d grids (3 digits of code); %(n)d "
                                                    "were asked for.") % {"max": limit, "n": cells}, field="cells")
-        shapes = gridfill.split_into_cells(outline, cells)
+        shapes = _fill_or_refuse(village, lambda: gridfill.split_into_cells(outline, cells))
     else:
         assert cell_size is not None
         if not cell_size > 0:
@@ -281,7 +280,8 @@ def grids_fill(
                                                    "holds at most %(max)d (3 digits of code). Choose a larger "
                                                    "cell size.") % {"size": cell_size, "n": round(estimate),
                                                                     "max": limit}, field="cell_size")
-        shapes = gridfill.split_into_squares(outline, cell_size)
+        size = cell_size
+        shapes = _fill_or_refuse(village, lambda: gridfill.split_into_squares(outline, size))
         if len(shapes) > limit:
             raise InvalidInput("too_many_grids", _("Cells of %(size)g m make %(n)d grids; a village holds at most "
                                                    "%(max)d (3 digits of code). Choose a larger cell size.")
@@ -327,3 +327,11 @@ def grids_fill(
         counts.created, counts.updated = len(create), len(update)
         bump(LOCATOR_KEY)
     return FillReport(village=village, grids=grids, counts=counts)
+
+
+def _fill_or_refuse(village: Region, split):
+    try:
+        return split()
+    except ValueError as exc:
+        raise InvalidInput("cannot_fill", _("The outline of %(name)s (%(code)s) cannot be split: %(reason)s")
+                           % {"name": village.name, "code": village.code, "reason": exc}) from exc
