@@ -79,6 +79,8 @@ class TimeLimit(models.Model):
 # ---------------------------------------------------------------------------------------------
 # The case loop (DESIGN §7)
 # ---------------------------------------------------------------------------------------------
+from functools import cached_property  # noqa: E402
+
 from django.conf import settings  # noqa: E402
 
 from fengqiao.cases.states import CaseAction, CaseState  # noqa: E402
@@ -208,20 +210,30 @@ class Case(models.Model):
     def __str__(self) -> str:
         return self.number
 
-    def permission_target(self):
-        """Area and responsible departments (lead and assisting), kept while they stay the same."""
-        from fengqiao.org.permissions import Target
-
-        key = (self.area_code, self.lead_department_id, self.version)
+    def permission_target(self) -> CaseTarget:
+        """Area and responsible departments (lead and assisting), for the permission resolver."""
         cached = getattr(self, "_target", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        departments = {self.lead_department_id} if self.lead_department_id else set()
-        if self.pk:
-            departments |= set(CaseAssist.objects.filter(case_id=self.pk).values_list("department_id", flat=True))
-        target = Target(area_code=self.area_code, department_ids=frozenset(departments))
-        self._target = (key, target)
-        return target
+        if cached is None or cached.key != (self.area_code, self.lead_department_id, self.version):
+            cached = self._target = CaseTarget(self)
+        return cached
+
+
+class CaseTarget:
+    """A case as the permission resolver sees it; assisting departments are read only when a
+    department-scoped grant asks for them."""
+
+    def __init__(self, case: Case):
+        self.key = (case.area_code, case.lead_department_id, case.version)
+        self.area_code = case.area_code
+        self._case = case
+
+    @cached_property
+    def department_ids(self) -> frozenset[int]:
+        case = self._case
+        departments = {case.lead_department_id} if case.lead_department_id else set()
+        if case.pk:
+            departments |= set(CaseAssist.objects.filter(case_id=case.pk).values_list("department_id", flat=True))
+        return frozenset(departments)
 
 
 class CaseAssist(models.Model):

@@ -60,10 +60,14 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 }
 
 
-class Scoped(Protocol):
-    """What an object exposes to be checked: its area code and the departments responsible."""
+class TargetLike(Protocol):
+    """What the resolver checks: an area code and the departments responsible."""
 
-    def permission_target(self) -> Target: ...
+    @property
+    def area_code(self) -> str | None: ...
+
+    @property
+    def department_ids(self) -> frozenset[int]: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Target:
     department_ids: frozenset[int] = field(default_factory=frozenset)
 
 
-def target_of(obj: Any) -> Target:
+def target_of(obj: Any) -> TargetLike:
     from fengqiao.geo.models import Asset, Grid, Region
 
     if isinstance(obj, Target):
@@ -95,7 +99,7 @@ class Grant:
     area_code: str | None  # region or grid code; None for a department scope
     department_ids: frozenset[int]  # the scope department and every department below it
 
-    def covers(self, target: Target) -> bool:
+    def covers(self, target: TargetLike) -> bool:
         if self.area_code is not None:
             return target.area_code is not None and target.area_code.startswith(self.area_code)
         return bool(self.department_ids & target.department_ids)
