@@ -124,10 +124,9 @@ def _photos(items: list[str], field: str = "photos") -> list[services.Photo]:
 # -- rendering -------------------------------------------------------------------------------------
 def _allowed_actions(actor: Any, case: Case) -> list[str]:
     """The actions whose source states hold the case's state and whose permission the actor has."""
-    perms = permissions_for(actor)
-    target = case.permission_target()
+    perms = permissions_for(actor)  # the case caches its permission target: one look-up for all actions
     return [action.value for action, transition in TRANSITIONS.items()
-            if case.state in transition.sources and any(perms.can(p, target) for p in transition.permissions)]
+            if case.state in transition.sources and any(perms.can(p, case) for p in transition.permissions)]
 
 
 def _detail(request: HttpRequest, case: Case) -> dict[str, Any]:

@@ -17,12 +17,15 @@ from pydantic import ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
 from fengqiao.cases.models import Case, CaseAttachment, CaseEvent
+from fengqiao.cases.services import REASON_MAX
 from fengqiao.cases.states import CaseState
 from fengqiao.core.masking import mask_address, mask_name, mask_phone
 
 MAX_PHOTOS = 9
 CODE_MAX = 60
-TEXT_MAX = 2000  # a generous outer bound; the services apply the exact limits and name the field
+# reasons, results, notes, reports and comments: the services' limit, checked here so that the error
+# names the field the caller sent (the services check them all under the name `reason`)
+TEXT_MAX = REASON_MAX
 
 UrgencyValue = Literal["normal", "urgent", "critical"]
 # channels a caller of the API may claim; the others (resident portal, sensors, Open311, imports)
@@ -99,7 +102,7 @@ class CaseCreateIn(In):
 
 # -- inputs: one per action --------------------------------------------------------------------
 class ActionIn(In):
-    version: int = Field(..., ge=1, description="the version of the case you saw")
+    version: int = Field(..., ge=1, strict=True, description="the version of the case you saw")
 
 
 class OptionalReasonIn(ActionIn):
@@ -151,7 +154,7 @@ class VerifyIn(ActionIn):
 
 
 class RateIn(ActionIn):
-    rating: int = Field(..., ge=1, le=5)
+    rating: int = Field(..., ge=1, le=5, strict=True)
     comment: str = Field("", max_length=TEXT_MAX)
 
 
@@ -160,12 +163,12 @@ class ReopenIn(ReasonIn):
 
 
 class RequestExtensionIn(ReasonIn):
-    working_days: int = Field(..., ge=1, le=60)
+    working_days: int = Field(..., ge=1, le=60, strict=True)
 
 
 class DecideExtensionIn(OptionalReasonIn):
     approve: bool
-    working_days: int | None = Field(None, ge=1, le=60, description="empty: the days requested")
+    working_days: int | None = Field(None, ge=1, le=60, strict=True, description="empty: the days requested")
 
 
 class SuspendIn(ReasonIn):

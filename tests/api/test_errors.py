@@ -174,3 +174,19 @@ def test_a_malformed_case_number_is_refused(loop, reporter):
     for path in ("/cases/%00", "/cases/a%20b/route", "/cases/" + "1" * 41):
         assert _error(reporter.get(path))["field"] == "number"
     assert _error(reporter.post("/cases/%00/accept", {"version": 1}))["field"] == "number"
+
+
+def test_action_fields_name_themselves(loop, as_user):
+    case = as_user(loop.grid_worker).post("/cases", create_body(loop)).json()
+    operator = as_user(loop.operator)
+    for fields, field, code in [
+        ({"version": "1"}, "version", "int_type"),
+        ({"version": True}, "version", "int_type"),
+        ({"version": 0}, "version", "greater_than_equal"),
+        ({"version": 1, "reason": "理" * 1001}, "reason", "string_too_long"),
+    ]:
+        error = _error(operator.post(f"/cases/{case['number']}/accept", fields))
+        assert (error["field"], error["code"]) == (field, code), fields
+    error = _error(operator.act(case["number"], "rate", 1, rating=True))
+    assert (error["field"], error["code"]) == ("rating", "int_type")
+    assert Case.objects.get().version == 1
