@@ -21,6 +21,7 @@ from ninja import Header, Path, Query, Router, Status
 from fengqiao.cases import services
 from fengqiao.cases.models import Case, Category, Level
 from fengqiao.cases.schemas import (
+    ERROR_RESPONSES,
     AcceptIn,
     AssistReportIn,
     CaseCreateIn,
@@ -134,7 +135,7 @@ def _detail(request: HttpRequest, case: Case) -> dict[str, Any]:
 
 
 # -- reads -----------------------------------------------------------------------------------------
-@router.get("", response=CasePageOut, operation_id="cases_list", summary="List the cases you may see")
+@router.get("", response={200: CasePageOut, **ERROR_RESPONSES}, operation_id="cases_list", summary="List the cases you may see")
 def list_cases(request: HttpRequest, filters: Query[CaseListQuery]):
     """Newest first. Pass `next_cursor` back as `cursor` for the next page; it is null on the last."""
     wanted = CaseFilters(
@@ -151,13 +152,13 @@ def list_cases(request: HttpRequest, filters: Query[CaseListQuery]):
     return {"items": [case_item(case) for case in page.items], "next_cursor": page.next_cursor}
 
 
-@router.get("/{number}", response=CaseDetailOut, operation_id="cases_get", summary="A case with its timeline")
+@router.get("/{number}", response={200: CaseDetailOut, **ERROR_RESPONSES}, operation_id="cases_get", summary="A case with its timeline")
 def get_case(request: HttpRequest, number: CaseNumber):
     """Out of your scope, or no such case: 404 either way. The reporter's name and phone are masked."""
     return _detail(request, case_get(actor=_actor(request), number=number))
 
 
-@router.get("/{number}/route", response=RouteOut, operation_id="cases_route",
+@router.get("/{number}/route", response={200: RouteOut, **ERROR_RESPONSES}, operation_id="cases_route",
             summary="Where routing would send the case, and why")
 def get_route(request: HttpRequest, number: CaseNumber):
     case = case_get(actor=_actor(request), number=number)
@@ -171,7 +172,7 @@ def get_route(request: HttpRequest, number: CaseNumber):
 
 
 # -- intake ----------------------------------------------------------------------------------------
-@router.post("", response={201: CaseDetailOut}, operation_id="cases_create", summary="Report a case")
+@router.post("", response={201: CaseDetailOut, **ERROR_RESPONSES}, operation_id="cases_create", summary="Report a case")
 def create_case(request: HttpRequest, payload: CaseCreateIn,
                 idempotency_key: str | None = Header(None, alias="Idempotency-Key",
                                                      max_length=IDEMPOTENCY_KEY_MAX)):
@@ -199,7 +200,8 @@ def _act(request: HttpRequest, service: Callable[..., Case], number: str, versio
 
 
 def _action(name: str, summary: str):
-    return router.post(f"/{{number}}/{name}", response=CaseDetailOut, operation_id=f"cases_{name}", summary=summary)
+    return router.post(f"/{{number}}/{name}", response={200: CaseDetailOut, **ERROR_RESPONSES},
+                       operation_id=f"cases_{name}", summary=summary)
 
 
 @_action("accept", "Accept the case (立案)")
@@ -335,7 +337,7 @@ def remind(request: HttpRequest, number: CaseNumber, payload: RemindIn):
 
 
 # -- the catalogue -------------------------------------------------------------------------------------
-@categories_router.get("", response=list[CategoryNodeOut], operation_id="categories_tree",
+@categories_router.get("", response={200: list[CategoryNodeOut], **ERROR_RESPONSES}, operation_id="categories_tree",
                        summary="The active categories as a tree")
 def list_categories(request: HttpRequest, platform: str | None = Query(None, max_length=60)):
     return [category_node(node) for node in category_tree(platform=platform)]

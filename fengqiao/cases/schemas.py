@@ -209,6 +209,20 @@ class RemindIn(OptionalReasonIn):
 
 
 # -- outputs -----------------------------------------------------------------------------------
+class ErrorOut(Schema):
+    field: str | None = Field(description="dotted path of the input concerned (photos[2]), or null")
+    code: str = Field(description="stable, for programs")
+    message: str = Field(description="in the caller's language")
+
+
+class ErrorsOut(Schema):
+    errors: list[ErrorOut]
+
+
+# what every operation may answer besides its success (fengqiao.api.errors)
+ERROR_RESPONSES: dict[int, Any] = {status: ErrorsOut for status in (401, 403, 404, 409, 413, 422)}
+
+
 class Ref(Schema):
     code: str
     name: str

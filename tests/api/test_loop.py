@@ -177,6 +177,9 @@ def test_every_action_of_the_transition_table_has_its_operation(client):
         assert body["$ref"].startswith("#/components/schemas/")
         component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
         assert "version" in component["required"]
+        for status in ("404", "409", "422"):
+            error = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert error["$ref"].endswith("/ErrorsOut")
     assert {"get", "post"} <= set(schema["paths"]["/api/v1/cases"])
     assert "/api/v1/cases/{number}" in schema["paths"] and "/api/v1/categories" in schema["paths"]
     assert {"TokenAuth", "SessionAuth"} <= set(schema["components"]["securitySchemes"])
