@@ -150,7 +150,6 @@ def _server_error(request: HttpRequest, exc: Exception, api: NinjaAPI) -> HttpRe
     return api.create_response(request, body, status=500)
 
 
-
 def install(api: NinjaAPI) -> None:
     def bind(handler):
         return lambda request, exc: handler(request, exc, api)

@@ -76,8 +76,8 @@ def _actor(request: HttpRequest) -> Any:
 
 
 # -- parsing helpers: codes to objects, base64 to bytes -----------------------------------------
-def _unknown(field: str, what: str, code: str) -> ErrorDetail:
-    return ErrorDetail("invalid_choice", _("Unknown %(what)s: %(code)s.") % {"what": what, "code": code}, field)
+def _unknown(field: str, message: str, code: str) -> ErrorDetail:
+    return ErrorDetail("invalid_choice", message % {"code": code}, field)
 
 
 def _raise(errors: list[ErrorDetail]) -> None:
@@ -88,21 +88,21 @@ def _raise(errors: list[ErrorDetail]) -> None:
 def _category(code: str, errors: list[ErrorDetail], field: str = "category") -> Category | None:
     category = Category.objects.select_related("platform").filter(code=code).first()
     if category is None:
-        errors.append(_unknown(field, _("category"), code))
+        errors.append(_unknown(field, _("Unknown category: %(code)s."), code))
     return category
 
 
 def _grid(code: str, errors: list[ErrorDetail]) -> Grid | None:
     grid = Grid.objects.select_related("region").filter(code=code).first()
     if grid is None:
-        errors.append(_unknown("grid", _("grid"), code))
+        errors.append(_unknown("grid", _("Unknown grid: %(code)s."), code))
     return grid
 
 
 def _department(code: str, errors: list[ErrorDetail], field: str = "department") -> Department | None:
     department = Department.objects.select_related("region").filter(code=code, is_active=True).first()
     if department is None:
-        errors.append(_unknown(field, _("department"), code))
+        errors.append(_unknown(field, _("Unknown or inactive department: %(code)s."), code))
     return department
 
 

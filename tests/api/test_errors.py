@@ -190,3 +190,14 @@ def test_action_fields_name_themselves(loop, as_user):
     error = _error(operator.act(case["number"], "rate", 1, rating=True))
     assert (error["field"], error["code"]) == ("rating", "int_type")
     assert Case.objects.get().version == 1
+
+
+def test_a_fault_answers_a_structured_500_without_details(loop, reporter, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("fengqiao.cases.api.case_get", broken)
+    response = reporter.get("/cases/330681101-20251110-0001")
+    assert _error(response, status=500)["code"] == "server_error"
+    assert b"secret internals" not in response.content and b"Traceback" not in response.content
+    assert any(r.exc_info and "secret internals" in str(r.exc_info[1]) for r in caplog.records)  # logged
