@@ -108,7 +108,9 @@ def bench_zhuji(n_grids: int, n_points: int, naive_sample: int) -> None:
     locator, build = timed(Locator, grids, [("330681", outline)])
     raster = locator._grids.raster
     border = float(np.mean(raster.cells <= -2))
-    print(f"locator build: {build:.2f} s (raster {raster.nx} x {raster.ny} cells, {100 * border:.1f}% border cells)")
+    memory = (raster.cells.nbytes + raster.candidates.nbytes + raster.offsets.nbytes) / 2**20
+    print(f"locator build: {build:.2f} s (raster {raster.nx} x {raster.ny} cells, {100 * border:.1f}% border cells, "
+          f"{memory:.0f} MiB)")
 
     rng = np.random.default_rng(20240601)
     minx, miny, maxx, maxy = outline.bounds

@@ -276,23 +276,22 @@ def plan_import(
 
 
 def _find_parent(code: str, raw: list[Any], errors: _Errors) -> Region | Grid | None:
-    """The --parent object from the database (or None, if the file itself defines it)."""
-    if len(code) == GRID_CODE_LENGTH and code.isdigit():
-        grid = Grid.objects.select_related("region").filter(code=code).first()
-        if grid is None:
-            errors.general(_("Unknown parent grid %(code)s.") % {"code": code}, "unknown_parent", "parent")
-        return grid
-    region = Region.objects.filter(code=code).first()
-    if region is None:
+    """The --parent object from the database (None if the file itself defines it, or it is unknown)."""
+    is_grid = len(code) == GRID_CODE_LENGTH and code.isdigit()
+    found: Region | Grid | None = (
+        Grid.objects.select_related("region").filter(code=code).first() if is_grid
+        else Region.objects.filter(code=code).first()
+    )
+    if found is None:
         in_file = any(
             isinstance(f, dict) and isinstance(f.get("properties"), dict)
             and code in (_digits(f["properties"].get("code")), _digits(f["properties"].get("adcode")))
-            and f["properties"].get("kind", "region") == "region"
             for f in raw
         )
         if not in_file:
-            errors.general(_("Unknown parent region %(code)s.") % {"code": code}, "unknown_parent", "parent")
-    return region
+            message = _("Unknown parent grid %(code)s.") if is_grid else _("Unknown parent region %(code)s.")
+            errors.general(message % {"code": code}, "unknown_parent", "parent")
+    return found
 
 
 def _feature_kind(feature: dict[str, Any], kind: str, fmt: str) -> str:

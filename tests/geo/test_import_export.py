@@ -253,3 +253,20 @@ def test_export_to_standard_output_of_one_subtree(territory):
     document = json.loads(out)
     assert [f["properties"]["code"] for f in document["features"]] == ["330681102201001", "330681102201002"]
     assert document["features"][0]["geometry"]["type"] == "Polygon"
+
+
+def test_local_numbers_and_micro_grids_numbered_under_a_grid(county_tree, tmp_path):
+    run("import", write(tmp_path, "g.geojson", collection(
+        feature({"no": 7}, square(121.0, 30.0, 0.02)),
+        feature({"no": "12"}, square(121.02, 30.0, 0.02)),
+    )), "--parent", "330699101201", "--code-property", "no")
+    assert sorted(Grid.objects.values_list("code", flat=True)) == ["330699101201007", "330699101201012"]
+    run("import", write(tmp_path, "m.geojson", collection(
+        feature({}, square(121.0, 30.0, 0.01)),
+        feature({}, square(121.01, 30.01, 0.01)),
+    )), "--parent", "330699101201007")
+    micro = Grid.objects.filter(parent__code="330699101201007").order_by("code")
+    assert [g.code for g in micro] == ["330699101201007001", "330699101201007002"]
+    with pytest.raises(CommandError, match="Unknown parent grid 330699101201099"):
+        run("import", write(tmp_path, "m2.geojson", collection(feature({}, square(121.0, 30.0, 0.01)))),
+            "--parent", "330699101201099")
