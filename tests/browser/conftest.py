@@ -57,13 +57,21 @@ def browser():
             pytest.fail(f"{reason}: CI must run the browser tests")
         pytest.skip(reason)
 
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop marked as running in this thread for as long as it
-    # is started, which makes Django refuse ORM calls from the tests (SynchronousOnlyOperation).
+    # is started. Django then refuses ORM calls from the tests (SynchronousOnlyOperation) unless told
+    # otherwise, and its connection handler, seeing a running loop, switches to per-context storage:
+    # without the hand-over below the tests would open second connections to the test database and
+    # lose what pytest-django keeps on the first ones (the serialized contents that
+    # serialized_rollback restores), for every test that runs after this fixture started.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    thread_connections = {alias: connections[alias] for alias in connections}
     playwright = sync_playwright().start()
+    for alias, connection in thread_connections.items():
+        connections[alias] = connection
     try:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
