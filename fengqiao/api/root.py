@@ -6,7 +6,6 @@ files shipped inside django-ninja (no CDN).
 
 from __future__ import annotations
 
-import functools
 import mimetypes
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template import RequestContext, Template
 from django.urls import reverse
-from django.utils import translation
 from ninja import NinjaAPI, Schema
 from ninja.openapi.docs import Swagger
 
@@ -58,26 +56,6 @@ class LocalSwagger(Swagger):
         return HttpResponse(_PAGE.render(RequestContext(request, context)))
 
 
-def in_callers_language(run):
-    """Answer in the caller's language (language cookie, else Accept-Language, else the default).
-
-    LocaleMiddleware does not do it for /api/v1: with i18n_patterns(prefix_default_language=False)
-    in the URLconf, it gives every unprefixed path the default language. Wraps the whole operation,
-    authentication and error answers included.
-    """
-
-    @functools.wraps(run)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        language = translation.get_language_from_request(request, check_path=False)
-        with translation.override(language):
-            request.LANGUAGE_CODE = language
-            response = run(request, *args, **kwargs)
-        response.headers.setdefault("Content-Language", language)
-        return response
-
-    return wrapper
-
-
 api = NinjaAPI(
     title="Fengqiao API",
     version="1",
@@ -89,7 +67,6 @@ api = NinjaAPI(
     docs_url="/docs",
 )
 errors.install(api)
-api.add_decorator(in_callers_language, mode="view")
 api.add_router("/cases", cases_router)
 api.add_router("/categories", categories_router)
 
