@@ -33,9 +33,10 @@ TYPED := $(wildcard fengqiao/*/services.py fengqiao/*/services fengqiao/*/select
 typecheck: $(STAMP)
 	$(BIN)/mypy $(TYPED)
 
-## messages: refresh and compile the translation catalogues (needs GNU gettext)
+## messages: refresh and compile the Chinese catalogue (needs GNU gettext; English is the source language)
 messages: $(STAMP)
-	cd fengqiao && ../$(BIN)/django-admin makemessages -l zh_Hans -l en --ignore 'migrations/*' && ../$(BIN)/django-admin compilemessages
+	cd fengqiao && ../$(BIN)/django-admin makemessages -l zh_Hans --ignore 'migrations/*' --ignore 'demo/*' --no-obsolete \
+		&& ../$(BIN)/django-admin compilemessages -l zh_Hans
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3*
