@@ -53,7 +53,7 @@ def test_language_selector_on_the_home_page_switches_to_english(page, admin_logi
 
     with page.expect_navigation():
         page.select_option("#language", "en")
-    expect(page.locator("html")).to_have_attribute("lang", "en", timeout=2_000)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
 
     page.get_by_role("link", name="Staff sign-in").click()
     admin_login("admin", PASSWORD, path=None)
