@@ -122,3 +122,50 @@ class CategoryAdmin(admin.ModelAdmin):
             "limit_columns": list(LIMIT_COLUMNS),
         }
         return TemplateResponse(request, "admin/cases/category/import_csv.html", context)
+
+
+# -- the case loop: routing rules are configuration; cases are read here and changed only
+# through the services (the workbench and the API), so the admin shows them read-only.
+from fengqiao.cases.models import Case, CaseEvent, RoutingRule  # noqa: E402
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "category", "area_prefix", "hour_from", "hour_to", "department", "level", "priority",
+                    "is_active"]
+    list_filter = ["is_active", "level"]
+    search_fields = ["area_prefix", "category__code", "category__name_zh", "department__name_zh", "note"]
+    autocomplete_fields = ["category", "department"]
+
+
+class CaseEventInline(admin.TabularInline):
+    model = CaseEvent
+    fields = ["seq", "created_at", "action", "actor_label", "from_state", "to_state", "level", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["seq"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["number", "category", "state", "level", "lead_department", "warning", "due_at", "created_at"]
+    list_filter = ["state", "level", "warning", "channel", "platform", "supervised"]
+    search_fields = ["number", "description", "address"]
+    date_hierarchy = "created_at"
+    list_select_related = ["category", "lead_department"]
+    exclude = ["reporter_name", "reporter_phone"]  # personal data: never in the admin's lists or forms
+    inlines = [CaseEventInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,7 +9,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any
 
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fengqiao.cases.models import Case
@@ -86,7 +86,7 @@ def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None
     with translation.override(None):  # the site's language, not the actor's
         subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": case.get_state_display()}
         body = _("%(category)s. Deadline: %(due)s.") % {
-            "category": case.category.name, "due": case.due_at.isoformat(timespec="minutes") if case.due_at else "—"}
+            "category": case.category.name, "due": timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M") if case.due_at else "—"}
     notify(
         topic=topic, recipients=recipients, subject=subject, body=body, channels=channels,
         payload={"number": case.number, "state": case.state, "category": case.category.code,

@@ -243,7 +243,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         created, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         moment = parse_datetime(created)
-        if moment is None:
+        if moment is None or moment.tzinfo is None or not 2000 <= moment.year <= 2999:
             raise ValueError
         return moment, int(pk)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -54,6 +54,12 @@ S = CaseState
 DESCRIPTION_MAX = 2000
 REASON_MAX = 1000
 PUBLIC_CHANNELS = {Channel.RESIDENT, Channel.OPEN311, Channel.SENSOR}
+# What a signed-in reporter's role must allow in the area to report through a channel.
+CHANNEL_PERMISSION = {
+    Channel.GRID_WORKER: Action.CLOSE_ON_SPOT,  # grid workers and chiefs
+    Channel.HOTLINE: Action.INTAKE_CASE,  # command-centre operators take calls
+    Channel.IMPORT: Action.INTAKE_CASE,
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,9 @@ def _locate(*, lon: float | None, lat: float | None, grid: Grid | None) -> tuple
                                % {"code": located.code})
             return located, located.region
         if found.region_code:
-            return grid, Region.objects.get(code=found.region_code) if grid is None else grid.region
+            if grid is not None:
+                raise _invalid("grid", "grid_mismatch", _("The point lies outside the grid given."))
+            return None, Region.objects.get(code=found.region_code)
         raise _invalid("location", "outside_territory", _("The point lies outside the territory served."))
     if grid is not None:
         return grid, grid.region
@@ -148,8 +156,12 @@ def case_report(
     actor = actor if getattr(actor, "is_authenticated", False) else None
     key_hash = None
     if idempotency_key:
-        key_hash = _request_hash(channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
-                                 grid=grid.pk if grid else None, close=close_on_spot)
+        key_hash = _request_hash(
+            channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
+            grid=grid.pk if grid else None, asset=asset.pk if asset else None, address=address, urgency=urgency,
+            is_public=is_public, anonymous=anonymous, reporter_name=reporter_name, reporter_phone=reporter_phone,
+            close=close_on_spot, resolution=resolution,
+            photos=[(p.kind, hashlib.sha256(p.data).hexdigest()) for p in photos])
         existing = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
         if existing:
             if existing.request_hash != key_hash:
@@ -186,6 +198,9 @@ def case_report(
             raise Forbidden("login_required", _("Sign in to report through this channel."))
     elif not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):  # type: ignore[union-attr]
         raise NotFound("not_found", _("This grid is not yours to report in."))
+    elif not perms.can(CHANNEL_PERMISSION.get(channel, Action.REPORT_CASE),  # type: ignore[union-attr]
+                       Target(area_code=area_code)):
+        raise Forbidden("channel_not_allowed", _("Your role does not report through this channel."))
     if close_on_spot:
         if actor is None or not perms.can(Action.CLOSE_ON_SPOT, Target(area_code=area_code)):  # type: ignore[union-attr]
             raise Forbidden("forbidden", _("Only the grid's worker or chief closes a matter on the spot."))
@@ -220,7 +235,6 @@ def case_report(
         event = append_event(case=case, action=A.CLOSE_ON_SPOT, actor=actor, from_state=S.REPORTED,
                              to_state=S.CLOSED, reason=resolution, now=now)
     case.save()
-    _store_photos(case, event, photos, now)
     if idempotency_key:
         try:
             with transaction.atomic():
@@ -233,6 +247,7 @@ def case_report(
             if winner is None:
                 raise Conflict("retry", _("The same request is being processed; try again.")) from None
             return winner.case
+    _store_photos(case, event, photos, now)  # files last: a lost race above leaves none behind
     _notify(case, "case.closed_on_spot" if close_on_spot else "case.reported")
     return case
 
@@ -245,7 +260,8 @@ def _load_for_update(number: str) -> Case:
     return case
 
 
-def _check(case: Case, actor: Any, action: CaseAction, expected_version: int | None, reason: str) -> None:
+def _check(case: Case, actor: Any, action: CaseAction, expected_version: int | None, reason: str,
+           reason_field: str = "reason") -> None:
     perms = permissions_for(actor)
     if not perms.can(Action.VIEW_CASE, case) and not any(perms.can(p, case) for p in TRANSITIONS[action].permissions):
         raise NotFound("not_found", _("No such case."))
@@ -259,19 +275,19 @@ def _check(case: Case, actor: Any, action: CaseAction, expected_version: int | N
     if not any(perms.can(p, case) for p in transition.permissions):
         raise Forbidden("forbidden", _("Your role does not allow this action on this case."))
     if transition.needs_reason and not reason.strip():
-        raise _invalid("reason", "required", _("Give a reason."))
+        raise _invalid(reason_field, "required", _("Give a reason."))
     if len(reason) > REASON_MAX:
-        raise _invalid("reason", "too_long", _("The reason is limited to %(n)d characters.") % {"n": REASON_MAX})
+        raise _invalid(reason_field, "too_long", _("This text is limited to %(n)d characters.") % {"n": REASON_MAX})
 
 
 @transaction.atomic
 def _transition(
     *, actor: Any, number: str, action: CaseAction, expected_version: int | None, reason: str = "",
     apply: Callable[[Case, Any], dict[str, Any] | None] | None = None, photos: Sequence[Photo] = (),
-    topic: str | None = None, is_public: bool = True,
+    topic: str | None = None, is_public: bool = True, reason_field: str = "reason",
 ) -> Case:
     case = _load_for_update(number)
-    _check(case, actor, action, expected_version, reason)
+    _check(case, actor, action, expected_version, reason, reason_field)
     _check_photos(photos)
     now = clock.now()
     from_state = case.state
@@ -392,7 +408,8 @@ def case_report_back(*, actor: Any, number: str, result: str, photos: Sequence[P
     if not result.strip():
         raise _invalid("result", "required", _("Say what was done."))
     return _transition(actor=actor, number=number, action=A.REPORT_BACK, expected_version=expected_version,
-                       reason=result, apply=apply, photos=[Photo(p.data, CaseAttachment.Kind.AFTER) for p in photos])
+                       reason=result, apply=apply, photos=[Photo(p.data, CaseAttachment.Kind.AFTER) for p in photos],
+                       reason_field="result")
 
 
 def case_verify(*, actor: Any, number: str, passed: bool, note: str = "", photos: Sequence[Photo] = (),
@@ -412,7 +429,7 @@ def case_verify(*, actor: Any, number: str, passed: bool, note: str = "", photos
         raise _invalid("note", "required", _("Say why the verification failed."))
     return _transition(actor=actor, number=number, action=A.VERIFY, expected_version=expected_version,
                        reason=note, apply=apply, topic="case.closed" if passed else "case.rework",
-                       photos=[Photo(p.data, CaseAttachment.Kind.VERIFY) for p in photos])
+                       photos=[Photo(p.data, CaseAttachment.Kind.VERIFY) for p in photos], reason_field="note")
 
 
 def case_rate(*, actor: Any, number: str, rating: int, comment: str = "", expected_version: int | None = None) -> Case:
@@ -426,7 +443,7 @@ def case_rate(*, actor: Any, number: str, rating: int, comment: str = "", expect
         return {"rating": rating}
 
     return _transition(actor=actor, number=number, action=A.RATE, expected_version=expected_version,
-                       reason=comment, apply=apply)
+                       reason=comment, apply=apply, reason_field="comment")
 
 
 def case_reopen(*, actor: Any, number: str, reason: str, expected_version: int | None = None) -> Case:
@@ -571,7 +588,7 @@ def case_assist_report(*, actor: Any, number: str, department: Department, repor
         return {"department": department.code}
 
     return _transition(actor=actor, number=number, action=A.ASSIST_REPORT, expected_version=expected_version,
-                       reason=report, apply=apply)
+                       reason=report, apply=apply, reason_field="report")
 
 
 def case_flag(*, actor: Any, number: str, reason: str = "", expected_version: int | None = None) -> Case:

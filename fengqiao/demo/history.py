@@ -91,8 +91,8 @@ def build_history(*, township: Region, count: int = 2000, seed: int = 2026) -> i
         for i in range(count):
             age_days = int(365 * (rng.random() ** 1.3))  # more recent cases than old ones
             started = _office_moment(rng, today - timedelta(days=age_days))
-            if started >= clock.now():
-                started = clock.now() - timedelta(hours=rng.randint(1, 6))
+            if started >= _Now.real:
+                started -= timedelta(days=1)
             try:
                 _one_case(rng, actors, rng.choice(grids), rng.choice(leaves), started, age_days, i)
                 made += 1
@@ -100,7 +100,7 @@ def build_history(*, township: Region, count: int = 2000, seed: int = 2026) -> i
                 made += 1
             except DomainError:
                 continue  # an unlucky draw (e.g. no department for a category): skip it
-    s.sweep_deadlines(limit=count)
+        s.sweep_deadlines(limit=count)  # mark what is late today, without notifying anyone
     return made
 
 

@@ -254,3 +254,30 @@ def test_flag_and_remind(loop):
     assert case.supervised and case.reminder_count == 1
     with pytest.raises(Forbidden):
         s.case_flag(actor=loop.handler, number=case.number)
+
+
+def test_a_grid_given_with_a_point_outside_it_is_refused(loop):
+    with pytest.raises(InvalidInput) as exc:
+        loop.report(actor=loop.operator, channel=Channel.HOTLINE, grid=loop.grid, lon=119.95, lat=28.95)
+    assert exc.value.errors[0].field == "grid"
+    other = loop.territory.grids[1]
+    with pytest.raises(InvalidInput):
+        loop.report(grid=other)  # the point lies in loop.grid
+    assert Case.objects.count() == 0
+
+
+def test_the_channel_must_fit_the_reporters_role(loop):
+    with pytest.raises(Forbidden):
+        loop.report(actor=loop.operator, channel=Channel.GRID_WORKER)
+    with pytest.raises(Forbidden):
+        loop.report(actor=loop.grid_worker, channel=Channel.HOTLINE)
+    assert loop.report(actor=loop.grid_worker, channel=Channel.API).channel == Channel.API
+
+
+def test_a_retry_must_repeat_the_whole_request(loop):
+    loop.report(idempotency_key="k-2", urgency="critical")
+    with pytest.raises(Conflict):
+        loop.report(idempotency_key="k-2", urgency="normal")
+    with pytest.raises(Conflict):
+        loop.report(idempotency_key="k-2", urgency="critical", photos=[s.Photo(jpeg_bytes())])
+    assert Case.objects.count() == 1
