@@ -159,6 +159,9 @@ FIELD_BLIND_INDEX_KEY = env("FIELD_BLIND_INDEX_KEY") or SECRET_KEY
 ATTACHMENT_MAX_BYTES = int(env("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 ATTACHMENT_MAX_PIXELS = int(env("ATTACHMENT_MAX_PIXELS", "64000000"))
 
+# Requests may carry photos (base64 in the API, multipart in forms): allow a few phone photos.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("UPLOAD_MAX_BYTES", str(40 * 1024 * 1024)))
+
 # The case loop: duplicate suggestion, deadline warnings and escalation of overdue cases.
 DUPLICATE_RADIUS_M = float(env("DUPLICATE_RADIUS_M", "150"))
 DUPLICATE_WINDOW_HOURS = float(env("DUPLICATE_WINDOW_HOURS", "72"))
