@@ -216,6 +216,9 @@ def main() -> None:
           f"shapely {__import__('shapely').__version__} (GEOS {__import__('shapely').geos_version_string})")
     with tempfile.TemporaryDirectory(prefix="fengqiao-bench-") as workdir:
         setup_django(workdir)
+        from django.utils import translation
+
+        translation.activate("en")
         bench_zhuji(args.grids, args.points, args.naive_sample)
         bench_boston()
 
