@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from fengqiao.cases.models import Case, DeadlineWarning
-from fengqiao.cases.states import CLOCK_STATES, STAGE_OF_STATE
+from fengqiao.cases.states import CLOCK_STATES, STAGE_OF_STATE, CaseState
 from fengqiao.core.calendar import TimeUnit, get_calendar
 from fengqiao.core.versioning import VersionedCache
 
@@ -68,7 +68,7 @@ def stage_deadlines(case: Case, stage: str, start: datetime) -> tuple[datetime, 
 
 def start_stage(case: Case, now: datetime) -> None:
     """Set the deadlines of the stage the case's state runs (or clear them when none runs)."""
-    stage = STAGE_OF_STATE.get(case.state)
+    stage = STAGE_OF_STATE.get(CaseState(case.state))
     case.warning = DeadlineWarning.NONE
     case.overdue_since = None
     case.escalated_for_overdue = False

@@ -315,7 +315,7 @@ class CaseAttachment(models.Model):
         verbose_name_plural = _("attachments")
 
     def __str__(self) -> str:
-        return self.public_copy.name
+        return self.public_copy.name or ""
 
 
 class RoutingRule(models.Model):

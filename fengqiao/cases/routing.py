@@ -37,14 +37,6 @@ def department_level(department: Department) -> Level:
     return LEVEL_OF_REGION[RegionLevel(department.region.level)]
 
 
-def _category_chain(category: Category) -> list[int]:
-    chain, node = [], category
-    while node is not None:
-        chain.append(node.pk)
-        node = node.parent
-    return chain
-
-
 def _in_window(rule: RoutingRule, at: datetime) -> bool:
     if rule.hour_from is None or rule.hour_to is None:
         return True
@@ -56,7 +48,9 @@ def _in_window(rule: RoutingRule, at: datetime) -> bool:
 
 def route(*, category: Category, area_code: str, at: datetime, min_level: Level | None = None) -> RoutingDecision | None:
     """Where a case of `category` in `area_code` goes; `min_level` asks for that level or above."""
-    chain = _category_chain(category)
+    from fengqiao.cases.selectors import category_ancestor_ids
+
+    chain = category_ancestor_ids(category)
     rules = RoutingRule.objects.filter(is_active=True).select_related("department__region", "category")
     rules = rules.filter(category_id__in=chain) | rules.filter(category__isnull=True)
     best, best_key = None, None

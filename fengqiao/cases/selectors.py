@@ -318,7 +318,7 @@ def duplicate_candidates(*, case: Case, limit: int = 5) -> list[Case]:
             .exclude(pk=case.pk).order_by("-created_at")[: limit * 4])
     scored = []
     for other in near:
-        distance = math.hypot((other.lon - case.lon) * mx, (other.lat - case.lat) * my)
+        distance = math.hypot((float(other.lon or 0) - case.lon) * mx, (float(other.lat or 0) - case.lat) * my)
         if distance <= radius:
             scored.append((distance, other))
     return [other for _d, other in sorted(scored, key=lambda t: t[0])[:limit]]

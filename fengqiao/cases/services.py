@@ -198,7 +198,7 @@ def case_report(
             raise Forbidden("login_required", _("Sign in to report through this channel."))
     elif not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):  # type: ignore[union-attr]
         raise NotFound("not_found", _("This grid is not yours to report in."))
-    elif not perms.can(CHANNEL_PERMISSION.get(channel, Action.REPORT_CASE),  # type: ignore[union-attr]
+    elif not perms.can(CHANNEL_PERMISSION.get(Channel(channel), Action.REPORT_CASE),  # type: ignore[union-attr]
                        Target(area_code=area_code)):
         raise Forbidden("channel_not_allowed", _("Your role does not report through this channel."))
     if close_on_spot:
@@ -238,7 +238,7 @@ def case_report(
     if idempotency_key:
         try:
             with transaction.atomic():
-                IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash, case=case,
+                IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash or "", case=case,
                                               created_at=now)
         except IntegrityError:
             # a concurrent retry with the same key won the race: this transaction writes nothing
@@ -643,7 +643,7 @@ def _sweep_one(case: Case, now, report: SweepReport) -> None:
     if case.warning == DeadlineWarning.NONE and case.warn_at and case.warn_at <= now and case.due_at > now:
         case.warning = DeadlineWarning.YELLOW
         append_event(case=case, action=A.WARN, actor=None, from_state=case.state, to_state=case.state, now=now,
-                     payload={"due_at": case.due_at.isoformat()}, is_public=False)
+                     payload={"due_at": case.due_at.isoformat() if case.due_at else None}, is_public=False)
         report.warned += 1
         _notify(case, "case.warning")
     elif case.warning != DeadlineWarning.RED and case.due_at and case.due_at <= now:

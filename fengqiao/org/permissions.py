@@ -86,7 +86,7 @@ def target_of(obj: Any) -> TargetLike:
     if isinstance(obj, Department):
         return Target(area_code=obj.region.code, department_ids=frozenset({obj.pk}))
     if isinstance(obj, Asset):
-        area = obj.grid.code if obj.grid_id else (obj.region.code if obj.region_id else None)
+        area = obj.grid.code if obj.grid is not None else (obj.region.code if obj.region is not None else None)
         return Target(area_code=area, department_ids=frozenset({obj.department_id} if obj.department_id else ()))
     if hasattr(obj, "permission_target"):
         return obj.permission_target()
@@ -127,11 +127,11 @@ class PermissionResolver:
         rows = Assignment.objects.filter(user=self.user, is_active=True).select_related("region", "grid")
         for row in rows:
             role = Role(row.role)
-            if row.region_id:
+            if row.region is not None:
                 grants.append(Grant(role, row.region.code, frozenset()))
-            elif row.grid_id:
+            elif row.grid is not None:
                 grants.append(Grant(role, row.grid.code, frozenset()))
-            else:
+            elif row.department_id is not None:
                 grants.append(Grant(role, None, _department_subtree([row.department_id])))
         return tuple(grants)
 

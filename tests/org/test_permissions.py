@@ -6,7 +6,14 @@ from django.contrib.auth.models import AnonymousUser
 from fengqiao.geo.models import Grid, Region
 from fengqiao.org.models import Role
 from fengqiao.org.permissions import ROLE_ACTIONS, Action, Target, permissions_for
-from tests.factories import AssetFactory, AssignmentFactory, DepartmentFactory, GridFactory, UserFactory, square
+from tests.factories import (
+    AssetFactory,
+    AssignmentFactory,
+    DepartmentFactory,
+    GridFactory,
+    UserFactory,
+    square,
+)
 
 # What each role may do, written out independently of ROLE_ACTIONS so a slip in either shows.
 A = Action
