@@ -35,9 +35,9 @@ from fengqiao.geo.models import CODE_LENGTH, RegionLevel
 REGION_PREFIXES = (CODE_LENGTH[RegionLevel.COUNTY], CODE_LENGTH[RegionLevel.TOWNSHIP], CODE_LENGTH[RegionLevel.VILLAGE])
 
 # Raster size: about this many cells per polygon, within these bounds (int32 cells: 4 bytes each).
-CELLS_PER_POLYGON = 256
+CELLS_PER_POLYGON = 512
 MIN_CELLS = 1 << 16
-MAX_CELLS = 1 << 22
+MAX_CELLS = 1 << 23
 
 _EMPTY = -1  # a cell inside no polygon
 _BORDER = -2  # a cell some boundary comes near: test its candidates (slot k is stored as -2 - k)
