@@ -55,7 +55,8 @@ def test_language_selector_on_the_home_page_switches_to_english(page, admin_logi
         page.select_option("#language", "en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
-    page.get_by_role("link", name="Staff sign-in").click()
+    expect(page.get_by_role("link", name="Staff sign-in")).to_be_visible()
+    page.goto("/admin/")
     admin_login("admin", PASSWORD, path=None)
 
     expect(page.locator("html")).to_have_attribute("lang", "en")
