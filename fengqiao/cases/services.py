@@ -127,7 +127,10 @@ def _request_hash(**fields: Any) -> str:
 
 
 # -- intake ------------------------------------------------------------------------------------
-@transaction.atomic
+class _LostRace(Exception):
+    """Another request with the same idempotency key created the case first."""
+
+
 def case_report(
     *,
     actor: Any,
@@ -152,104 +155,108 @@ def case_report(
     """Take in a matter from any channel. A retried request with the same idempotency key returns
     the case the first one created. With `close_on_spot` a grid worker reports a small matter
     already fixed, with an after-photo ("小事一格解决")."""
-    now = clock.now()
-    actor = actor if getattr(actor, "is_authenticated", False) else None
-    key_hash = None
-    if idempotency_key:
-        key_hash = _request_hash(
-            channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
-            grid=grid.pk if grid else None, asset=asset.pk if asset else None, address=address, urgency=urgency,
-            is_public=is_public, anonymous=anonymous, reporter_name=reporter_name, reporter_phone=reporter_phone,
-            close=close_on_spot, resolution=resolution,
-            photos=[(p.kind, hashlib.sha256(p.data).hexdigest()) for p in photos])
-        existing = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
-        if existing:
-            if existing.request_hash != key_hash:
-                raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
-            return existing.case
+    try:
+        with transaction.atomic():
+            now = clock.now()
+            actor = actor if getattr(actor, "is_authenticated", False) else None
+            key_hash = None
+            if idempotency_key:
+                key_hash = _request_hash(
+                    channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
+                    grid=grid.pk if grid else None, asset=asset.pk if asset else None, address=address, urgency=urgency,
+                    is_public=is_public, anonymous=anonymous, reporter_name=reporter_name, reporter_phone=reporter_phone,
+                    close=close_on_spot, resolution=resolution,
+                    photos=[(p.kind, hashlib.sha256(p.data).hexdigest()) for p in photos])
+                existing = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
+                if existing:
+                    if existing.request_hash != key_hash:
+                        raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
+                    return existing.case
 
-    # validate everything before writing anything
-    errors: list[ErrorDetail] = []
-    description = (description or "").strip()
-    if not description:
-        errors.append(ErrorDetail("required", _("Describe the matter."), "description"))
-    elif len(description) > DESCRIPTION_MAX:
-        errors.append(ErrorDetail("too_long", _("The description is limited to %(n)d characters.")
-                                  % {"n": DESCRIPTION_MAX}, "description"))
-    if channel not in Channel.values:
-        errors.append(ErrorDetail("invalid_choice", _("Unknown channel."), "channel"))
-    if urgency not in Urgency.values:
-        errors.append(ErrorDetail("invalid_choice", _("Unknown urgency."), "urgency"))
-    if not category.is_active:
-        errors.append(ErrorDetail("inactive", _("This category is no longer in use."), "category"))
-    if len(address) > 300:
-        errors.append(ErrorDetail("too_long", _("The address is limited to 300 characters."), "address"))
-    if errors:
-        raise InvalidInput("invalid_case", errors[0].message, errors=errors)
-    if asset is not None and lon is None and lat is None:
-        lon, lat = asset.lon, asset.lat
-    grid, region = _locate(lon=lon, lat=lat, grid=grid)
-    _check_photos(photos)
-    area_code = grid.code if grid else region.code
+            # validate everything before writing anything
+            errors: list[ErrorDetail] = []
+            description = (description or "").strip()
+            if not description:
+                errors.append(ErrorDetail("required", _("Describe the matter."), "description"))
+            elif len(description) > DESCRIPTION_MAX:
+                errors.append(ErrorDetail("too_long", _("The description is limited to %(n)d characters.")
+                                          % {"n": DESCRIPTION_MAX}, "description"))
+            if channel not in Channel.values:
+                errors.append(ErrorDetail("invalid_choice", _("Unknown channel."), "channel"))
+            if urgency not in Urgency.values:
+                errors.append(ErrorDetail("invalid_choice", _("Unknown urgency."), "urgency"))
+            if not category.is_active:
+                errors.append(ErrorDetail("inactive", _("This category is no longer in use."), "category"))
+            if len(address) > 300:
+                errors.append(ErrorDetail("too_long", _("The address is limited to 300 characters."), "address"))
+            if errors:
+                raise InvalidInput("invalid_case", errors[0].message, errors=errors)
+            if asset is not None and lon is None and lat is None:
+                lon, lat = asset.lon, asset.lat
+            grid, region = _locate(lon=lon, lat=lat, grid=grid)
+            _check_photos(photos)
+            area_code = grid.code if grid else region.code
 
-    perms = permissions_for(actor) if actor else None
-    if actor is None:
-        if channel not in PUBLIC_CHANNELS:
-            raise Forbidden("login_required", _("Sign in to report through this channel."))
-    elif not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):  # type: ignore[union-attr]
-        raise NotFound("not_found", _("This grid is not yours to report in."))
-    elif not perms.can(CHANNEL_PERMISSION.get(Channel(channel), Action.REPORT_CASE),  # type: ignore[union-attr]
-                       Target(area_code=area_code)):
-        raise Forbidden("channel_not_allowed", _("Your role does not report through this channel."))
-    if close_on_spot:
-        if actor is None or not perms.can(Action.CLOSE_ON_SPOT, Target(area_code=area_code)):  # type: ignore[union-attr]
-            raise Forbidden("forbidden", _("Only the grid's worker or chief closes a matter on the spot."))
-        if not any(p.kind == CaseAttachment.Kind.AFTER for p in photos):
-            raise _invalid("photos", "after_photo_required", _("Add a photo taken after the matter was fixed."))
+            perms = permissions_for(actor) if actor else None
+            if actor is None:
+                if channel not in PUBLIC_CHANNELS:
+                    raise Forbidden("login_required", _("Sign in to report through this channel."))
+            elif not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):  # type: ignore[union-attr]
+                raise NotFound("not_found", _("This grid is not yours to report in."))
+            elif not perms.can(CHANNEL_PERMISSION.get(Channel(channel), Action.REPORT_CASE),  # type: ignore[union-attr]
+                               Target(area_code=area_code)):
+                raise Forbidden("channel_not_allowed", _("Your role does not report through this channel."))
+            if close_on_spot:
+                if actor is None or not perms.can(Action.CLOSE_ON_SPOT, Target(area_code=area_code)):  # type: ignore[union-attr]
+                    raise Forbidden("forbidden", _("Only the grid's worker or chief closes a matter on the spot."))
+                if not any(p.kind == CaseAttachment.Kind.AFTER for p in photos):
+                    raise _invalid("photos", "after_photo_required", _("Add a photo taken after the matter was fixed."))
 
-    case = Case(
-        number=next_case_number(region_code=_number_region(area_code), at=now),
-        channel=channel, category=category, platform_id=category.platform_id, grid=grid, region=region,
-        area_code=area_code, asset=asset, lon=lon, lat=lat, address=address.strip(), description=description,
-        urgency=urgency, is_public=is_public, anonymous=anonymous, reporter_user=actor,
-        reporter_name="" if anonymous else reporter_name.strip(),
-        reporter_phone="" if anonymous else reporter_phone.strip(),
-        level=Level.GRID if close_on_spot else Level.TOWNSHIP, created_at=now, updated_at=now,
-    )
-    if case.reporter_phone:
-        from fengqiao.core.crypto import blind_index
+            case = Case(
+                number=next_case_number(region_code=_number_region(area_code), at=now),
+                channel=channel, category=category, platform_id=category.platform_id, grid=grid, region=region,
+                area_code=area_code, asset=asset, lon=lon, lat=lat, address=address.strip(), description=description,
+                urgency=urgency, is_public=is_public, anonymous=anonymous, reporter_user=actor,
+                reporter_name="" if anonymous else reporter_name.strip(),
+                reporter_phone="" if anonymous else reporter_phone.strip(),
+                level=Level.GRID if close_on_spot else Level.TOWNSHIP, created_at=now, updated_at=now,
+            )
+            if case.reporter_phone:
+                from fengqiao.core.crypto import blind_index
 
-        case.reporter_phone_index = blind_index(case.reporter_phone, "phone")
-    deadlines.start_stage(case, now)
-    case.save()
-    from fengqiao.cases.selectors import duplicate_candidates
+                case.reporter_phone_index = blind_index(case.reporter_phone, "phone")
+            deadlines.start_stage(case, now)
+            case.save()
+            from fengqiao.cases.selectors import duplicate_candidates
 
-    duplicates = [c.number for c in duplicate_candidates(case=case)]
-    event = append_event(case=case, action=A.REPORT, actor=actor, from_state="", to_state=S.REPORTED, now=now,
-                         payload={"channel": channel, "possible_duplicates": duplicates})
-    if close_on_spot:
-        case.state = S.CLOSED
-        case.closed_at = case.handled_at = now
-        case.closed_on_time = True
-        deadlines.start_stage(case, now)
-        event = append_event(case=case, action=A.CLOSE_ON_SPOT, actor=actor, from_state=S.REPORTED,
-                             to_state=S.CLOSED, reason=resolution, now=now)
-    case.save()
-    if idempotency_key:
-        try:
-            with transaction.atomic():
-                IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash or "", case=case,
-                                              created_at=now)
-        except IntegrityError:
-            # a concurrent retry with the same key won the race: this transaction writes nothing
-            transaction.set_rollback(True)
-            winner = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
-            if winner is None:
-                raise Conflict("retry", _("The same request is being processed; try again.")) from None
-            return winner.case
-    _store_photos(case, event, photos, now)  # files last: a lost race above leaves none behind
-    _notify(case, "case.closed_on_spot" if close_on_spot else "case.reported")
-    return case
+            duplicates = [c.number for c in duplicate_candidates(case=case)]
+            event = append_event(case=case, action=A.REPORT, actor=actor, from_state="", to_state=S.REPORTED, now=now,
+                                 payload={"channel": channel, "possible_duplicates": duplicates})
+            if close_on_spot:
+                case.state = S.CLOSED
+                case.closed_at = case.handled_at = now
+                case.closed_on_time = True
+                deadlines.start_stage(case, now)
+                event = append_event(case=case, action=A.CLOSE_ON_SPOT, actor=actor, from_state=S.REPORTED,
+                                     to_state=S.CLOSED, reason=resolution, now=now)
+            case.save()
+            if idempotency_key:
+                try:
+                    with transaction.atomic():
+                        IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash or "", case=case,
+                                                      created_at=now)
+                except IntegrityError:
+                    # a concurrent retry with the same key won the race: undo everything written here
+                    raise _LostRace from None
+            _store_photos(case, event, photos, now)  # files last: a lost race above leaves none behind
+            _notify(case, "case.closed_on_spot" if close_on_spot else "case.reported")
+            return case
+
+    except _LostRace:
+        winner = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
+        if winner is None:
+            raise Conflict("retry", _("The same request is being processed; try again.")) from None
+        return winner.case
 
 
 # -- the generic transition --------------------------------------------------------------------

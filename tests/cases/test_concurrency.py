@@ -61,4 +61,5 @@ def test_concurrent_retries_of_one_create_make_one_case(loop):
         t.start()
     for t in threads:
         t.join()
+    assert len(numbers) == 3, "every retry gets an answer"
     assert len(set(numbers)) == 1 and Case.objects.count() == 1
