@@ -59,11 +59,13 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "fengqiao.core",
     "fengqiao.geo",
     "fengqiao.org",
     "fengqiao.cases",
     "fengqiao.notify",
+    "fengqiao.inspections",
     "fengqiao.web",
 ]
 
@@ -78,7 +80,21 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into its own page
 ]
+
+# Failed sign-ins are throttled (django-axes): after AXES_FAILURE_LIMIT failures for one username
+# from one address, that pair waits AXES_COOLOFF_TIME before it may try again.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(env("LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "fengqiao.urls"
 WSGI_APPLICATION = "fengqiao.wsgi.application"

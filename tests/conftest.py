@@ -12,6 +12,11 @@ def _test_settings(settings):
     settings.LOCATOR_CHECK_SECONDS = 0
     # hashing demo passwords at full strength would dominate the suite's time
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # pages are served over plain HTTP in tests, and static files come from the apps (no manifest)
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
 @pytest.fixture(autouse=True)
