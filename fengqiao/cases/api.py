@@ -41,10 +41,12 @@ from fengqiao.cases.schemas import (
     RemindIn,
     ReopenIn,
     ReportBackIn,
+    ReporterContactOut,
     RequestAssistIn,
     RequestExtensionIn,
     ResumeIn,
     ReturnIn,
+    RevealReporterIn,
     RouteOut,
     StartIn,
     SuspendIn,
@@ -169,6 +171,13 @@ def get_route(request: HttpRequest, number: CaseNumber):
                 "reason": _("No department serves this case: choose one.")}
     return {"department": {"code": decision.department.code, "name": decision.department.name},
             "level": decision.level, "basis": decision.basis, "reason": decision.reason}
+
+
+@router.post("/{number}/reporter", response={200: ReporterContactOut, **ERROR_RESPONSES}, operation_id="cases_reporter",
+             summary="The reporter's contact in full (roles that need it; every view is logged with its reason)")
+def reveal_reporter(request: HttpRequest, number: CaseNumber, payload: RevealReporterIn):
+    contact = services.case_reveal_reporter(actor=_actor(request), number=number, reason=payload.reason)
+    return {"name": contact.name, "phone": contact.phone, "anonymous": contact.anonymous}
 
 
 # -- intake ----------------------------------------------------------------------------------------

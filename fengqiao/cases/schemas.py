@@ -404,3 +404,14 @@ def case_detail(case: Case, *, timeline: list[CaseEvent], actions: list[str]) ->
 def category_node(node: Any) -> dict[str, Any]:
     return {"code": node.code, "name": node.name, "platform": node.platform,
             "department_kind": node.department_kind, "children": [category_node(c) for c in node.children]}
+
+
+class RevealReporterIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., min_length=1, max_length=300, description="why the contact is needed (logged)")
+
+
+class ReporterContactOut(Schema):
+    name: str
+    phone: str
+    anonymous: bool

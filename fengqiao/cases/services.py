@@ -675,3 +675,30 @@ def _sweep_one(case: Case, now, report: SweepReport) -> None:
     case.version += 1
     case.updated_at = now
     case.save()
+
+
+# -- personal data -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReporterContact:
+    name: str
+    phone: str
+    anonymous: bool
+
+
+@transaction.atomic
+def case_reveal_reporter(*, actor: Any, number: str, reason: str) -> ReporterContact:
+    """The reporter's contact in full, for a role that needs it, with the reason logged (DESIGN §9)."""
+    from fengqiao.cases.selectors import case_get
+    from fengqiao.core.models import PersonalDataAccess
+
+    case = case_get(actor=actor, number=number)
+    if not permissions_for(actor).can(Action.VIEW_PERSONAL_DATA, case):
+        raise Forbidden("forbidden", _("Your role does not see reporters' contact details."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise _invalid("reason", "required", _("Say why you need the reporter's contact."))
+    if len(reason) > 300:
+        raise _invalid("reason", "too_long", _("This text is limited to %(n)d characters.") % {"n": 300})
+    PersonalDataAccess.objects.create(actor=actor, subject=f"case {case.number}", fields="reporter_name,reporter_phone",
+                                      reason=reason, at=clock.now())
+    return ReporterContact(name=case.reporter_name, phone=case.reporter_phone, anonymous=case.anonymous)

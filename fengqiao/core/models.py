@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -44,3 +45,21 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+
+class PersonalDataAccess(models.Model):
+    """Every time someone is shown personal data in full: who, what, when and why (DESIGN §9)."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("who"), on_delete=models.PROTECT, related_name="+")
+    subject = models.CharField(_("what"), max_length=100, help_text=_("e.g. case 330681110-20261123-0001"))
+    fields = models.CharField(_("fields"), max_length=200)
+    reason = models.CharField(_("why"), max_length=300)
+    at = models.DateTimeField(_("when"), db_index=True)
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.subject}"

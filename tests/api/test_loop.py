@@ -202,3 +202,19 @@ def test_the_category_tree(loop, apis, as_user):
     en = as_user(loop.grid_worker, language="en").get("/categories")
     assert any(node["name"] == "Road occupation" for node in en.json())
 
+
+
+def test_the_reporter_is_masked_in_the_detail_and_revealed_with_a_logged_reason(as_user, loop):
+    from fengqiao.cases.services import case_report
+    from fengqiao.core.models import PersonalDataAccess
+
+    lon, lat = loop.point()
+    case = case_report(actor=loop.operator, channel="hotline", category=loop.category, description="占道经营",
+                       lon=lon, lat=lat, reporter_name="张三丰", reporter_phone="13812345678")
+    operator = as_user(loop.operator)
+    detail = operator.get(f"/cases/{case.number}").json()
+    assert "13812345678" not in str(detail) and "张三丰" not in str(detail)
+    response = operator.post(f"/cases/{case.number}/reporter", {"reason": "回访"})
+    assert response.status_code == 200 and response.json()["phone"] == "13812345678"
+    assert PersonalDataAccess.objects.filter(actor=loop.operator).count() == 1
+    assert as_user(loop.grid_worker).post(f"/cases/{case.number}/reporter", {"reason": "x"}).status_code == 403
