@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the loop fixtures are imported from tests/cases/conftest.py and requested by name)
 """The handler's inbox and the staff case page: scope, query counts, actions and their errors."""
 
 from __future__ import annotations
