@@ -1,0 +1,366 @@
+/* The field app: report with photos and position, an offline outbox (IndexedDB) sent exactly once
+ * thanks to an idempotency key per report, and the service worker that keeps the app shell.
+ * Without this script every form still posts normally. */
+(function () {
+  "use strict";
+
+  var configNode = document.getElementById("field-config");
+  if (!configNode) return;
+  var config = JSON.parse(configNode.textContent);
+  var strings = {};
+  var stringsNode = document.getElementById("field-strings");
+  if (stringsNode) {
+    stringsNode.content.querySelectorAll("[data-key]").forEach(function (node) {
+      strings[node.dataset.key] = node.textContent.trim();
+    });
+  }
+  function t(key, params) {
+    var text = strings[key] || key;
+    Object.keys(params || {}).forEach(function (name) {
+      text = text.replace("%(" + name + ")s", params[name]);
+    });
+    return text;
+  }
+
+  // -- service worker: the app shell offline ---------------------------------------------------
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register(config.sw, { scope: config.scope }).catch(function () { /* optional */ });
+  }
+
+  // -- network status --------------------------------------------------------------------------
+  var netStatus = document.getElementById("net-status");
+  function showNetwork() {
+    if (netStatus) netStatus.hidden = navigator.onLine;
+  }
+  window.addEventListener("online", showNetwork);
+  window.addEventListener("offline", showNetwork);
+  showNetwork();
+
+  // -- keys --------------------------------------------------------------------------------------
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // -- the outbox in IndexedDB --------------------------------------------------------------------
+  var DB_NAME = "fengqiao-field", STORE = "outbox";
+  var dbPromise = null;
+  function db() {
+    if (!dbPromise) {
+      dbPromise = new Promise(function (resolve, reject) {
+        var request = indexedDB.open(DB_NAME, 1);
+        request.onupgradeneeded = function () { request.result.createObjectStore(STORE, { keyPath: "key" }); };
+        request.onsuccess = function () { resolve(request.result); };
+        request.onerror = function () { reject(request.error); };
+      });
+    }
+    return dbPromise;
+  }
+  function store(mode, action) {
+    return db().then(function (database) {
+      return new Promise(function (resolve, reject) {
+        var tx = database.transaction(STORE, mode);
+        var request = action(tx.objectStore(STORE));
+        tx.oncomplete = function () { resolve(request ? request.result : undefined); };
+        tx.onerror = function () { reject(tx.error); };
+        tx.onabort = function () { reject(tx.error); };
+      });
+    });
+  }
+  function queueAll() {
+    return store("readonly", function (s) { return s.getAll(); }).then(function (items) {
+      return (items || []).sort(function (a, b) { return a.createdAt - b.createdAt; });
+    });
+  }
+  function queuePut(record) { return store("readwrite", function (s) { return s.put(record); }); }
+  function queueDelete(key) { return store("readwrite", function (s) { return s.delete(key); }); }
+
+  // -- sending -------------------------------------------------------------------------------------
+  function toRecord(form) {
+    var data = new FormData(form);
+    var fields = [], files = [];
+    data.forEach(function (value, name) {
+      if (name === "csrfmiddlewaretoken") return;
+      if (value instanceof Blob) {
+        if (value.size) files.push({ name: name, blob: value, filename: value.name || "photo.jpg" });
+      } else {
+        fields.push([name, value]);
+      }
+    });
+    var description = (data.get("description") || "").toString();
+    return { key: data.get("idempotency_key").toString(), fields: fields, files: files, createdAt: Date.now(),
+             summary: description.slice(0, 60) };
+  }
+
+  /* Resolves to {status, body}; rejects (TypeError) when the network is unreachable. */
+  function send(record) {
+    var body = new FormData();
+    record.fields.forEach(function (pair) { body.append(pair[0], pair[1]); });
+    record.files.forEach(function (file) { body.append(file.name, file.blob, file.filename); });
+    body.set("idempotency_key", record.key);
+    return fetch(config.report, {
+      method: "POST", body: body, credentials: "same-origin", redirect: "manual",
+      headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() },
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (json) {
+        return { status: response.status, body: json };
+      });
+    });
+  }
+  // answers after which the report leaves the outbox: accepted, or refused for what it holds
+  function isFinal(status) {
+    return (status >= 200 && status < 300) || status === 409 || status === 422 || status === 400 || status === 404;
+  }
+  function errorText(body) {
+    return body && body.errors ? body.errors.map(function (e) { return e.message; }).join(" ") : "";
+  }
+
+  // -- the outbox on the page ------------------------------------------------------------------------
+  var outbox = document.getElementById("outbox");
+  var outboxList = document.getElementById("outbox-list");
+  var outboxLog = document.getElementById("outbox-log");
+  var outboxCount = document.getElementById("outbox-count");
+
+  function renderOutbox() {
+    if (!outbox) return Promise.resolve();
+    return queueAll().then(function (items) {
+      outboxCount.textContent = String(items.length);
+      outboxList.replaceChildren.apply(outboxList, items.map(function (item) {
+        var li = document.createElement("li");
+        li.className = "queued";
+        li.dataset.key = item.key;
+        var tag = document.createElement("span");
+        tag.className = "state-tag";
+        tag.textContent = item.lastError || t("queued");
+        li.append(tag, document.createTextNode(item.summary || ""));
+        return li;
+      }));
+      outbox.hidden = !items.length && !outboxLog.children.length;
+    }).catch(function () { /* IndexedDB unavailable (private mode): nothing to show */ });
+  }
+  function log(className, tagText, text, href) {
+    if (!outboxLog) return;
+    var li = document.createElement("li");
+    li.className = className;
+    var tag = document.createElement("span");
+    tag.className = "state-tag";
+    tag.textContent = tagText;
+    li.append(tag);
+    if (href) {
+      var link = document.createElement("a");
+      link.href = href;
+      link.textContent = text;
+      li.append(link);
+    } else {
+      li.append(document.createTextNode(text));
+    }
+    outboxLog.prepend(li);
+  }
+
+  var flushing = null;
+  function flush() {
+    if (flushing) return flushing;
+    if (!navigator.onLine) return renderOutbox();
+    if (outbox) outbox.dataset.queueState = "sending";
+    flushing = queueAll().then(function (items) {
+      var chain = Promise.resolve(true);
+      items.forEach(function (item) {
+        chain = chain.then(function (goOn) {
+          if (!goOn) return false;
+          return send(item).then(function (answer) {
+            if (answer.status >= 200 && answer.status < 300 && answer.body && answer.body.number) {
+              return queueDelete(item.key).then(function () {
+                log("sent", t("sent", { number: answer.body.number }), item.summary,
+                    config.caseUrl.replace("NUMBER", answer.body.number));
+                return true;
+              });
+            }
+            if (isFinal(answer.status)) {
+              return queueDelete(item.key).then(function () {
+                log("refused", t("refused"), item.summary + " — " + errorText(answer.body));
+                return true;
+              });
+            }
+            // signed out, CSRF refused, server trouble: keep it and try again later
+            item.lastError = answer.status === 401 || answer.status === 403 || answer.status === 0
+              ? t("signIn") : t("serverBusy");
+            return queuePut(item).then(function () { return false; });
+          }, function () { return false; /* still offline */ });
+        });
+      });
+      return chain;
+    }).catch(function () { /* IndexedDB unavailable */ }).then(function () {
+      flushing = null;
+      return renderOutbox();
+    }).then(function () {
+      if (outbox) outbox.dataset.queueState = "idle";
+    });
+    return flushing;
+  }
+  window.addEventListener("online", flush);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
+  flush();
+
+  // -- the report form -------------------------------------------------------------------------------
+  var form = document.getElementById("report-form");
+  if (form) setUpReport(form);
+
+  function setUpReport(form) {
+    var keyInput = form.querySelector("[name=idempotency_key]");
+    keyInput.value = newKey(); // a page served from the cache must not reuse the key it was rendered with
+    var submit = document.getElementById("report-submit");
+    var status = document.getElementById("form-status");
+    var result = document.getElementById("report-result");
+
+    // category search
+    var search = document.getElementById("category-search");
+    var options = Array.prototype.slice.call(form.querySelectorAll(".cat"));
+    var empty = document.getElementById("category-empty");
+    if (search) {
+      search.addEventListener("input", function () {
+        var words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+        var shown = 0;
+        options.forEach(function (option) {
+          var text = option.dataset.search.toLowerCase();
+          var match = option.querySelector("input").checked
+            || words.every(function (word) { return text.indexOf(word) !== -1; });
+          option.hidden = !match;
+          if (match) shown += 1;
+        });
+        empty.hidden = shown > 0;
+      });
+      search.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); }
+      });
+    }
+
+    // photo previews
+    var photos = document.getElementById("id_photos");
+    var previews = document.getElementById("photos-previews");
+    photos.addEventListener("change", function () {
+      previews.replaceChildren();
+      Array.prototype.slice.call(photos.files, 0, 9).forEach(function (file) {
+        var img = document.createElement("img");
+        img.alt = "";
+        img.src = URL.createObjectURL(file);
+        img.onload = function () { URL.revokeObjectURL(img.src); };
+        previews.append(img);
+      });
+    });
+
+    // position
+    var lon = document.getElementById("id_lon"), lat = document.getElementById("id_lat");
+    var geoStatus = document.getElementById("geo-status");
+    function locate() {
+      if (!("geolocation" in navigator)) { geoStatus.textContent = t("noPosition"); return; }
+      geoStatus.textContent = t("locating");
+      navigator.geolocation.getCurrentPosition(function (position) {
+        lon.value = position.coords.longitude.toFixed(6);
+        lat.value = position.coords.latitude.toFixed(6);
+        geoStatus.textContent = t("located", { m: Math.round(position.coords.accuracy || 0) });
+        geoStatus.dataset.located = "1";
+      }, function () {
+        geoStatus.textContent = t("noPosition");
+      }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+    }
+    document.getElementById("locate").addEventListener("click", locate);
+    if (!lon.value && !lat.value) locate();
+
+    function clearErrors() {
+      status.textContent = "";
+      form.querySelectorAll("[data-error-for]").forEach(function (node) { node.textContent = ""; });
+      form.querySelectorAll("[aria-invalid]").forEach(function (node) { node.removeAttribute("aria-invalid"); });
+    }
+    function showErrors(errors) {
+      var first = null;
+      (errors || []).forEach(function (error) {
+        var field = (error.field || "").split("[")[0];
+        var target = field && form.querySelector('[data-error-for="' + field + '"]');
+        if (target) {
+          target.textContent = (target.textContent + " " + error.message).trim();
+          var input = form.querySelector('[name="' + field + '"]')
+            || (field === "location" ? lon : null);
+          if (input) input.setAttribute("aria-invalid", "true");
+          first = first || target;
+        } else {
+          status.textContent = (status.textContent + " " + error.message).trim();
+        }
+      });
+      if (!status.textContent) status.textContent = t("error");
+      status.scrollIntoView({ block: "start" });
+    }
+    function done(className, text, href) {
+      result.className = "report-result " + className;
+      result.replaceChildren(document.createTextNode(text + " "));
+      if (href) {
+        var link = document.createElement("a");
+        link.href = href;
+        link.textContent = t("open");
+        result.append(link);
+      }
+      form.reset();
+      previews.replaceChildren();
+      keyInput.value = newKey();
+      if (search) search.dispatchEvent(new Event("input"));
+      if (lon.value === "" && geoStatus.dataset.located) locate();
+      result.scrollIntoView({ block: "start" });
+    }
+    function queue(record) {
+      return queuePut(record).then(function () {
+        done("queued", t("savedOffline"));
+        return renderOutbox();
+      });
+    }
+
+    var busy = false;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      submit.disabled = true;
+      clearErrors();
+      result.textContent = "";
+      var record = toRecord(form);
+      var sending = navigator.onLine
+        ? send(record).then(function (answer) {
+            if (answer.status >= 200 && answer.status < 300 && answer.body && answer.body.number) {
+              done("sent", t("reported", { number: answer.body.number }),
+                   config.caseUrl.replace("NUMBER", answer.body.number));
+            } else if (isFinal(answer.status)) {
+              showErrors(answer.body && answer.body.errors);
+            } else {
+              record.lastError = answer.status === 401 || answer.status === 403 ? t("signIn") : t("serverBusy");
+              return queue(record);
+            }
+          }, function () { return queue(record); })
+        : queue(record);
+      sending.catch(function () {
+        // IndexedDB refused: fall back to a plain form post
+        busy = false;
+        form.submit();
+      }).then(function () {
+        busy = false;
+        submit.disabled = false;
+      });
+    });
+  }
+
+  // -- inspections: pass the position along with a failed item when the browser knows it ---------
+  var itemForms = document.querySelectorAll("form.inspection-item");
+  if (itemForms.length && "geolocation" in navigator) {
+    navigator.geolocation.getCurrentPosition(function (position) {
+      itemForms.forEach(function (itemForm) {
+        itemForm.querySelector(".js-lon").value = position.coords.longitude.toFixed(6);
+        itemForm.querySelector(".js-lat").value = position.coords.latitude.toFixed(6);
+      });
+    }, function () { /* the grid is used instead */ }, { maximumAge: 300000, timeout: 20000 });
+  }
+})();

@@ -1,0 +1,477 @@
+"""The command-centre desk (综合信息指挥室) for operators and dispatchers.
+
+- the queue: new reports and accepted cases waiting for dispatch in the actor's scope, oldest first;
+- the case panel: accept or reject, correct the category, merge a duplicate, dispatch with the
+  routing suggestion and its reason, flag for supervision;
+- the hotline entry form.
+
+Every write is one service call with the version the page showed; domain errors are shown on the
+form that caused them, keeping what the user typed. HTMX swaps the queue and the panel in place;
+without JavaScript every form is a plain post followed by a redirect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from fengqiao.cases import services
+from fengqiao.cases.models import Case, CaseAttachment, Category, Channel, Level, Urgency
+from fengqiao.cases.selectors import (
+    CASE_LIST_RELATED,
+    case_get,
+    case_scope_q,
+    case_timeline,
+    cases_visible_to,
+    category_tree,
+    iter_tree,
+)
+from fengqiao.cases.states import TRANSITIONS, CaseAction, CaseState
+from fengqiao.core.errors import Conflict, DomainError, NotFound
+from fengqiao.core.masking import mask_name, mask_phone
+from fengqiao.geo.models import Grid
+from fengqiao.org.models import Department, Platform
+from fengqiao.org.permissions import Action, permissions_for
+from fengqiao.web.forms import IdempotencyKeyField, VersionField, apply_domain_error, new_idempotency_key
+
+DESK_ACTIONS = (Action.INTAKE_CASE, Action.DISPATCH_CASE)
+QUEUE_STATES = (CaseState.REPORTED, CaseState.ACCEPTED)
+QUEUE_PAGE_SIZE = 25
+SEARCH_MAX = 100
+PANEL_TARGETS = {"desk-detail", "desk-case"}
+QUEUE_CHANGED = "deskQueueChanged"  # the HTMX event that makes the queue reload itself
+
+
+def _require_desk(user: Any) -> None:
+    """Only actors who may take in or dispatch cases somewhere work at the desk."""
+    perms = permissions_for(user)
+    if not any(perms.may_ever(action) for action in DESK_ACTIONS):
+        raise PermissionDenied
+
+
+# -- reads (read-only, scoped by the actor) ---------------------------------------------------------
+@dataclass
+class QueueFilters:
+    state: str = ""  # "" both, or one of QUEUE_STATES
+    category: str = ""  # a category code: that category and those below it
+    platform: str = ""  # a platform code
+    q: str = ""  # number, description or address contains
+
+
+def desk_queue(*, actor: Any, filters: QueueFilters, categories: list | None = None) -> QuerySet[Case]:
+    """The desk's queue, oldest first: reported cases the actor may take in and accepted cases the
+    actor may dispatch. `categories` is the category tree when the caller has it already."""
+    intake = case_scope_q(actor, Action.INTAKE_CASE)
+    dispatch = case_scope_q(actor, Action.DISPATCH_CASE)
+    wanted = (Q(state=CaseState.REPORTED) & (intake if intake is not None else Q())) | (
+        Q(state=CaseState.ACCEPTED) & (dispatch if dispatch is not None else Q()))
+    qs = Case.objects.filter(wanted).select_related(*CASE_LIST_RELATED)
+    if filters.state in QUEUE_STATES:
+        qs = qs.filter(state=filters.state)
+    if filters.category:
+        node = next((n for n in iter_tree(categories if categories is not None else category_tree())
+                     if n.code == filters.category), None)
+        qs = qs.filter(category_id__in=[n.id for n in iter_tree([node])] if node else [])
+    if filters.platform:
+        qs = qs.filter(platform__code=filters.platform)
+    if filters.q:
+        qs = qs.filter(Q(number__icontains=filters.q) | Q(description__icontains=filters.q)
+                       | Q(address__icontains=filters.q))
+    return qs.order_by("created_at", "pk")
+
+
+def desk_duplicates(*, actor: Any, case: Case) -> list[Case]:
+    """The possible duplicates found when the case was reported (its report event), as far as the
+    actor may see them, in the order intake gave."""
+    event = case.events.filter(action=CaseAction.REPORT).order_by("seq").only("payload").first()
+    numbers = [str(n) for n in ((event.payload or {}).get("possible_duplicates") or [])] if event else []
+    if not numbers:
+        return []
+    found = {c.number: c for c in cases_visible_to(actor).filter(number__in=numbers)
+             .select_related(*CASE_LIST_RELATED).prefetch_related("attachments")}
+    return [found[n] for n in numbers if n in found]
+
+
+def desk_departments(*, case: Case, suggested: Department | None) -> list[Department]:
+    """Active departments serving the case's township, village or county (township first), with
+    the suggested department in any case."""
+    codes = [case.area_code[:length] for length in (9, 12, 6) if len(case.area_code) >= length]
+    rows = list(Department.objects.filter(is_active=True, region__code__in=codes)
+                .select_related("region").order_by("code"))
+    rank = {code: i for i, code in enumerate(codes)}
+    rows.sort(key=lambda d: (rank.get(d.region.code, 99), d.code))
+    if suggested is not None and all(d.pk != suggested.pk for d in rows):
+        rows.insert(0, suggested)
+    return rows
+
+
+def desk_grids(*, actor: Any) -> list[Grid]:
+    """The grids in which the actor takes hotline reports."""
+    perms = permissions_for(actor)
+    qs = Grid.objects.select_related("region").order_by("code")
+    if not perms.is_superuser:
+        prefixes = perms.area_codes(Action.INTAKE_CASE)
+        if not prefixes:
+            return []
+        scope = Q()
+        for prefix in prefixes:
+            scope |= Q(code__startswith=prefix)
+        qs = qs.filter(scope)
+    return list(qs.only("code", "name", "region__name", "min_lon", "min_lat", "max_lon", "max_lat", "geometry"))
+
+
+def _allowed_actions(actor: Any, case: Case) -> set[str]:
+    perms = permissions_for(actor)
+    return {action.value for action, transition in TRANSITIONS.items()
+            if case.state in transition.sources and any(perms.can(p, case) for p in transition.permissions)}
+
+
+def _category_options() -> list[tuple[int, str, str]]:
+    """(id, code, label) of every active category, parents before children."""
+    return [(node.id, node.code, "\u3000" * node.depth + f"{node.code} {node.name}")
+            for node in iter_tree(category_tree())]
+
+
+# -- forms -----------------------------------------------------------------------------------------
+class _ActionForm(forms.Form):
+    version = VersionField()
+    reason = forms.CharField(required=False, max_length=services.REASON_MAX, strip=True)
+
+
+class AcceptForm(_ActionForm):
+    pass
+
+
+class RejectForm(_ActionForm):
+    reason = forms.CharField(max_length=services.REASON_MAX, strip=True,
+                             error_messages={"required": gettext_lazy("Give a reason.")})
+
+
+class FlagForm(_ActionForm):
+    pass
+
+
+class MergeForm(_ActionForm):
+    master_number = forms.CharField(max_length=40)
+
+
+class RecategoriseForm(_ActionForm):
+    category = forms.TypedChoiceField(coerce=int, error_messages={
+        "required": gettext_lazy("Choose a category."), "invalid_choice": gettext_lazy("Choose a category.")})
+
+    def __init__(self, *args, categories: list[tuple[int, str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [(pk, label) for pk, _code, label in categories]
+
+
+class DispatchForm(_ActionForm):
+    department = forms.TypedChoiceField(coerce=int, error_messages={
+        "required": gettext_lazy("Choose a department."), "invalid_choice": gettext_lazy("Choose a department.")})
+
+    def __init__(self, *args, departments: list[Department], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = [(d.pk, str(d)) for d in departments]
+
+
+ACTION_FORMS: dict[str, type[_ActionForm]] = {
+    "accept": AcceptForm, "reject": RejectForm, "recategorise": RecategoriseForm, "merge": MergeForm,
+    "dispatch": DispatchForm, "flag": FlagForm,
+}
+
+
+class HotlineForm(forms.Form):
+    caller_name = forms.CharField(label=gettext_lazy("Caller's name"), max_length=100, required=False,
+                                  widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    caller_phone = forms.CharField(label=gettext_lazy("Caller's phone"), max_length=40, required=False,
+                                   widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}))
+    category = forms.TypedChoiceField(label=gettext_lazy("Category"), coerce=int, error_messages={
+        "required": gettext_lazy("Choose a category."), "invalid_choice": gettext_lazy("Choose a category.")})
+    description = forms.CharField(label=gettext_lazy("What is the matter?"), max_length=services.DESCRIPTION_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 4}), error_messages={"required": gettext_lazy("Describe the matter.")})
+    urgency = forms.ChoiceField(label=gettext_lazy("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    address = forms.CharField(label=gettext_lazy("Address"), max_length=300, required=False)
+    lon = forms.FloatField(label=gettext_lazy("Longitude"), required=False, min_value=-180, max_value=180,
+                           widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
+    lat = forms.FloatField(label=gettext_lazy("Latitude"), required=False, min_value=-90, max_value=90,
+                           widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
+    grid = forms.ChoiceField(label=gettext_lazy("Grid"), required=False)
+    idempotency_key = IdempotencyKeyField()
+
+    # the services' field names -> this form's
+    FIELD_MAP = {"reporter_name": "caller_name", "reporter_phone": "caller_phone", "location": "lon"}
+
+    def __init__(self, *args, categories: list[tuple[int, str, str]], grids: list[Grid], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [("", _("Choose a category"))] + [
+            (pk, label) for pk, _code, label in categories]
+        self.fields["grid"].choices = [("", _("Located by the point"))] + [
+            (g.code, f"{g.region.name} · {g.name} ({g.code})") for g in grids]
+
+
+# -- rendering helpers -----------------------------------------------------------------------------
+def _is_panel_request(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and htmx.target in PANEL_TARGETS
+
+
+def _case_or_404(actor: Any, number: str) -> Case:
+    try:
+        return case_get(actor=actor, number=number)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+
+
+def _suggestion(case: Case):
+    return services.suggest_route(case=case, min_level=Level(case.level) if case.level != Level.GRID else None)
+
+
+def _panel_context(request: HttpRequest, case: Case, *, bound: tuple[str, forms.Form] | None = None,
+                   notice: str = "", alert: str = "") -> dict[str, Any]:
+    actor = request.user
+    allowed = _allowed_actions(actor, case)
+    suggestion = _suggestion(case) if "dispatch" in allowed else None
+    departments = desk_departments(case=case, suggested=suggestion.department if suggestion else None) \
+        if "dispatch" in allowed else []
+    categories = _category_options() if "recategorise" in allowed else []
+    initial = {"version": case.version}
+    built: dict[str, forms.Form] = {
+        "accept": AcceptForm(initial=initial), "reject": RejectForm(initial=initial),
+        "flag": FlagForm(initial=initial), "merge": MergeForm(initial=initial),
+        "recategorise": RecategoriseForm(initial={**initial, "category": case.category_id}, categories=categories),
+        "dispatch": DispatchForm(initial={**initial, "department": suggestion.department.pk if suggestion else None},
+                                 departments=departments),
+    }
+    if bound is not None:
+        built[bound[0]] = bound[1]
+    attachments = list(case.attachments.order_by("created_at", "pk"))
+    return {
+        "case": case, "allowed": allowed, "forms": built, "suggestion": suggestion, "departments": departments,
+        "categories": categories, "duplicates": desk_duplicates(actor=actor, case=case) if allowed & {"merge"} else [],
+        "report_photos": [a for a in attachments if a.kind == CaseAttachment.Kind.REPORT],
+        "other_photos": [a for a in attachments if a.kind != CaseAttachment.Kind.REPORT],
+        "timeline": case_timeline(case=case), "notice": notice, "alert": alert,
+        "reporter": {"anonymous": case.anonymous, "name": mask_name(case.reporter_name),
+                     "phone": mask_phone(case.reporter_phone)},
+        "merge_error_for": bound[1].data.get("master_number") if bound and bound[0] == "merge" else None,
+    }
+
+
+def _render_panel(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    if _is_panel_request(request):
+        # HTMX swaps only 2xx answers: errors come back as 200 with the form showing them
+        return render(request, "web/desk/case.html#panel", context)
+    return render(request, "web/desk/case.html", context, status=status)
+
+
+# -- views -----------------------------------------------------------------------------------------
+def _queue_filters(request: HttpRequest) -> QueueFilters:
+    get = request.GET
+    state = get.get("state", "")
+    return QueueFilters(state=state if state in QUEUE_STATES else "", category=get.get("category", "")[:30],
+                        platform=get.get("platform", "")[:30], q=get.get("q", "").strip()[:SEARCH_MAX])
+
+
+@login_required
+@require_GET
+def desk(request: HttpRequest) -> HttpResponse:
+    """The queue, oldest first, with filters; the case panel opens beside it."""
+    _require_desk(request.user)
+    filters = _queue_filters(request)
+    tree = category_tree()
+    page = Paginator(desk_queue(actor=request.user, filters=filters, categories=tree),
+                     QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page, "filters": filters, "query": query.urlencode(),
+        "states": [(s.value, s.label) for s in QUEUE_STATES],
+        "categories": [(node.code, "\u3000" * node.depth + f"{node.code} {node.name}") for node in iter_tree(tree)],
+        "platforms": list(Platform.objects.order_by("order", "code")),
+    }
+    htmx = getattr(request, "htmx", None)
+    if htmx and htmx.target == "desk-queue":
+        return render(request, "web/desk/desk.html#queue", context)
+    return render(request, "web/desk/desk.html", context)
+
+
+@login_required
+@require_GET
+def case_panel(request: HttpRequest, number: str) -> HttpResponse:
+    _require_desk(request.user)
+    case = _case_or_404(request.user, number)
+    return _render_panel(request, _panel_context(request, case))
+
+
+SUCCESS = {
+    "accept": gettext_lazy("Case accepted."),
+    "reject": gettext_lazy("Case rejected."),
+    "recategorise": gettext_lazy("Category corrected."),
+    "merge": gettext_lazy("Merged as a duplicate of %(master)s."),
+    "dispatch": gettext_lazy("Dispatched to %(department)s."),
+    "flag": gettext_lazy("Flagged for supervision."),
+}
+
+
+def _perform(action: str, actor: Any, case: Case, data: dict[str, Any], *, categories, departments) -> Case:
+    common = {"actor": actor, "number": case.number, "expected_version": data["version"],
+              "reason": data.get("reason") or ""}
+    if action == "accept":
+        return services.case_accept(**common)
+    if action == "reject":
+        return services.case_reject(**common)
+    if action == "flag":
+        return services.case_flag(**common)
+    if action == "merge":
+        return services.case_merge(master_number=data["master_number"], **common)
+    if action == "recategorise":
+        category = Category.objects.filter(pk=data["category"]).first()
+        if category is None:
+            raise NotFound("not_found", _("Choose a category."), field="category")
+        return services.case_recategorise(category=category, **common)
+    if action == "dispatch":
+        department = next(d for d in departments if d.pk == data["department"])
+        return services.case_dispatch(department=department, **common)
+    raise Http404
+
+
+@login_required
+@require_POST
+def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    """One action on the case, with the version the page showed (a stale one reloads the case)."""
+    _require_desk(request.user)
+    if action not in ACTION_FORMS:
+        raise Http404
+    actor = request.user
+    case = _case_or_404(actor, number)
+    extra: dict[str, Any] = {}
+    categories: list = []
+    departments: list[Department] = []
+    if action == "recategorise":
+        categories = extra["categories"] = _category_options()
+    elif action == "dispatch":
+        suggestion = _suggestion(case) if case.state == CaseState.ACCEPTED else None
+        departments = extra["departments"] = desk_departments(
+            case=case, suggested=suggestion.department if suggestion else None)
+    form = ACTION_FORMS[action](request.POST, **extra)
+    alert, status = "", 422
+    if form.is_valid():
+        try:
+            updated = _perform(action, actor, case, form.cleaned_data, categories=categories,
+                               departments=departments)
+        except DomainError as exc:
+            if isinstance(exc, NotFound) and exc.errors[0].field is None:
+                raise Http404(str(exc)) from exc
+            status = exc.status
+            if isinstance(exc, Conflict) and exc.code == "stale_version":
+                alert = _("Someone changed this case while you had it open. It is shown below as it is now; "
+                          "check it and try again.")
+            elif exc.errors[0].field in (None, "") or action == "merge":
+                alert = "; ".join(str(e.message) for e in exc.errors)
+                apply_domain_error(form, exc)
+            else:
+                apply_domain_error(form, exc)
+        else:
+            notice = str(SUCCESS[action]) % {
+                "master": form.cleaned_data.get("master_number", ""),
+                "department": updated.lead_department or "",
+            }
+            if _is_panel_request(request):
+                # the case may have left the queue: the queue reloads itself
+                fresh = _case_or_404(actor, number)
+                response = _render_panel(request, _panel_context(request, fresh, notice=notice))
+                response["HX-Trigger"] = QUEUE_CHANGED
+                return response
+            messages.success(request, notice)
+            return redirect("web:desk_case", number=number)
+    else:
+        if "version" in form.errors:
+            alert = " ".join(form.errors["version"])
+    # the case as it is now, with the form as the user typed it (the hidden version is the current one)
+    case = _case_or_404(actor, number)
+    return _render_panel(request, _panel_context(request, case, bound=(action, form), alert=alert), status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def hotline(request: HttpRequest) -> HttpResponse:
+    """Take a call: the caller (optional, protected), the matter, and where it is."""
+    _require_desk(request.user)
+    actor = request.user
+    options = {"categories": _category_options(), "grids": desk_grids(actor=actor)}
+    status = 200
+    if request.method == "POST":
+        form = HotlineForm(request.POST, **options)
+        if form.is_valid():
+            data = form.cleaned_data
+            category = Category.objects.filter(pk=data["category"]).first()
+            grid = (Grid.objects.select_related("region").filter(code=data["grid"]).first()
+                    if data["grid"] else None)
+            try:
+                if category is None:
+                    raise NotFound("not_found", _("Choose a category."), field="category")
+                case = services.case_report(
+                    actor=actor, channel=Channel.HOTLINE, category=category, description=data["description"],
+                    lon=data["lon"], lat=data["lat"], grid=grid, address=data["address"], urgency=data["urgency"],
+                    reporter_name=data["caller_name"], reporter_phone=data["caller_phone"],
+                    idempotency_key=data["idempotency_key"] or None,
+                )
+            except DomainError as exc:
+                apply_domain_error(form, exc, HotlineForm.FIELD_MAP)
+                status = 422 if isinstance(exc, NotFound) else exc.status
+                if exc.code == "idempotency_key_reused":
+                    # this form was sent before with other values: a new key lets the corrected one through
+                    form.data = form.data.copy()
+                    form.data["idempotency_key"] = new_idempotency_key()
+            else:
+                messages.success(request, _("Case %(number)s taken in from the hotline.") % {"number": case.number})
+                return redirect("web:desk_case", number=case.number)
+        else:
+            status = 422
+    else:
+        form = HotlineForm(initial={"idempotency_key": new_idempotency_key(), "urgency": Urgency.NORMAL}, **options)
+    return render(request, "web/desk/hotline.html", {"form": form, "map": _grid_map(options["grids"])},
+                  status=status)
+
+
+# -- the small grid map of the hotline form ------------------------------------------------------------
+MAP_WIDTH = 640
+
+
+def _grid_map(grids: list[Grid]) -> dict[str, Any] | None:
+    """The grids as SVG paths in a plain longitude/latitude projection (north up), for picking a point."""
+    shapes = [g for g in grids if g.geometry and g.max_lon > g.min_lon and g.max_lat > g.min_lat]
+    if not shapes:
+        return None
+    west, east = min(g.min_lon for g in shapes), max(g.max_lon for g in shapes)
+    south, north = min(g.min_lat for g in shapes), max(g.max_lat for g in shapes)
+    import math
+
+    aspect = math.cos(math.radians((north + south) / 2))  # metres per degree of longitude vs latitude
+    scale = MAP_WIDTH / ((east - west) * aspect)
+    height = max(1, round((north - south) * scale))
+
+    def xy(lon: float, lat: float) -> str:
+        return f"{(lon - west) * aspect * scale:.1f},{(north - lat) * scale:.1f}"
+
+    paths = []
+    for grid in shapes:
+        geometry = grid.geometry
+        polygons = geometry["coordinates"] if geometry.get("type") == "MultiPolygon" else [geometry["coordinates"]]
+        d = " ".join("M" + " L".join(xy(lon, lat) for lon, lat, *_rest in ring) + " Z"
+                     for polygon in polygons for ring in polygon)
+        paths.append({"code": grid.code, "name": grid.name, "d": d})
+    return {"width": MAP_WIDTH, "height": height, "paths": paths, "west": west, "north": north,
+            "scale": scale * aspect, "scale_lat": scale}
+
