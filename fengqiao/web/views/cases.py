@@ -103,6 +103,7 @@ class ActionForm(forms.Form):
 
     def __init__(self, *args: Any, case: Case | None = None, actor: Any = None, **kwargs: Any):
         self.case, self.actor = case, actor
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
 

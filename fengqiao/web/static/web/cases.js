@@ -16,6 +16,9 @@
     }
   });
   document.addEventListener("DOMContentLoaded", function () {
+    // wide screens have room for every filter
+    var more = document.querySelector(".more-filters");
+    if (more && window.matchMedia && window.matchMedia("(min-width: 52rem)").matches) { more.open = true; }
     var failed = document.querySelector(".case-actions .has-error input:not([type=hidden]), .case-actions .has-error textarea, .case-actions .has-error select");
     if (failed) { failed.focus(); return; }
     var alert = document.querySelector(".case-actions .form-error");
