@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -40,7 +41,11 @@ def _dispatched(loop, description: str) -> Case:
 @pytest.mark.parametrize("browser_locale", ["en-US"])
 def test_handler_starts_and_reports_back_with_a_photo(page, loop, live_url, tmp_path, request):
     case = _dispatched(loop, "井盖缺失，行人有危险")
-    _dispatched(loop, "路灯不亮")
+    late = _dispatched(loop, "路灯不亮")
+    soon = _dispatched(loop, "垃圾满溢")
+    # deadline markers as the sweep would set them
+    Case.objects.filter(pk=late.pk).update(warning="red", due_at=case.due_at - timedelta(days=2))
+    Case.objects.filter(pk=soon.pk).update(warning="yellow", due_at=case.due_at - timedelta(days=1))
     photo = tmp_path / "after.jpg"
     Image.new("RGB", (320, 240), (40, 120, 60)).save(photo, "JPEG")
 
@@ -52,7 +57,9 @@ def test_handler_starts_and_reports_back_with_a_photo(page, loop, live_url, tmp_
 
     expect(page).to_have_url(re.compile(r"/cases/$"))
     expect(page.get_by_role("heading", name="My cases")).to_be_visible()
-    expect(page.locator(".case-row")).to_have_count(2)
+    expect(page.locator(".case-row")).to_have_count(3)
+    expect(page.locator(".case-row").first).to_contain_text("overdue")  # the nearest deadline first
+    expect(page.locator(".case-row").nth(1)).to_contain_text("due soon")
     _shoot(page, request, "inbox_desktop")
 
     # search by number narrows the list (HTMX refresh; the plain form does the same)
@@ -71,8 +78,18 @@ def test_handler_starts_and_reports_back_with_a_photo(page, loop, live_url, tmp_
     expect(page.locator("#case-state")).to_have_text("in progress")
     expect(page.locator(".messages")).to_contain_text("Done")
 
+    # a text file is no photo: refused with the service's message, the text kept, nothing changed
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a picture")
     report = page.locator("#action-report_back")
     report.get_by_label("What was done").fill("已补装井盖，现场已清理")
+    report.get_by_label("Photos after handling").set_input_files(str(notes))
+    report.get_by_role("button", name="Report back").click()
+    expect(report.locator(".form-error")).to_contain_text("not a readable JPEG, PNG or WebP image")
+    expect(report.get_by_label("What was done")).to_have_value("已补装井盖，现场已清理")
+    expect(page.locator("#case-state")).to_have_text("in progress")
+    _shoot(page, request, "error_desktop")
+
     report.get_by_label("Photos after handling").set_input_files(str(photo))
     report.get_by_role("button", name="Report back").click()
 

@@ -99,7 +99,7 @@ def test_other_townships_handler_sees_nothing(loop, signed_in):
     assert Case.objects.get(pk=case.pk).state == S.DISPATCHED
 
 
-def test_inbox_query_count_does_not_grow_with_the_cases(loop, signed_in):
+def test_inbox_query_count_does_not_grow_with_the_cases(loop, signed_in, django_assert_max_num_queries):
     client = signed_in(loop.handler)
     url = reverse("web:case_inbox")
 
@@ -116,6 +116,8 @@ def test_inbox_query_count_does_not_grow_with_the_cases(loop, signed_in):
     twenty_five = count()
     assert Case.objects.count() == 25
     assert five == twenty_five
+    with django_assert_max_num_queries(12):
+        assert client.get(url, {"q": "井盖", "deadline": "late", "category": loop.category.code}).status_code == 200
 
 
 def test_signed_out_users_are_sent_to_sign_in(loop, client):
