@@ -79,7 +79,7 @@ def field_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 def _errors_by_field(error: DomainError) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for detail in error.errors:
-        name = (detail.field or "__all__").split("[", 1)[0]
+        name = (detail.field or "general").split("[", 1)[0]
         found.setdefault(name, []).append(str(detail.message))
     return found
 
