@@ -213,6 +213,7 @@ class HotlineForm(forms.Form):
     FIELD_MAP = {"reporter_name": "caller_name", "reporter_phone": "caller_phone", "location": "lon"}
 
     def __init__(self, *args, categories: list[tuple[int, str, str]], grids: list[Grid], **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [("", _("Choose a category"))] + [
             (pk, label) for pk, _code, label in categories]
@@ -471,7 +472,9 @@ def _grid_map(grids: list[Grid]) -> dict[str, Any] | None:
         polygons = geometry["coordinates"] if geometry.get("type") == "MultiPolygon" else [geometry["coordinates"]]
         d = " ".join("M" + " L".join(xy(lon, lat) for lon, lat, *_rest in ring) + " Z"
                      for polygon in polygons for ring in polygon)
-        paths.append({"code": grid.code, "name": grid.name, "d": d})
+        x = ((grid.min_lon + grid.max_lon) / 2 - west) * aspect * scale
+        y = (north - (grid.min_lat + grid.max_lat) / 2) * scale
+        paths.append({"code": grid.code, "name": grid.name, "d": d, "x": f"{x:.1f}", "y": f"{y:.1f}"})
     return {"width": MAP_WIDTH, "height": height, "paths": paths, "west": west, "north": north,
             "scale": scale * aspect, "scale_lat": scale}
 

@@ -1,0 +1,116 @@
+# ruff: noqa: F811  (the loop fixtures are imported from tests/cases/conftest.py and requested by name)
+"""The command-centre desk in Chromium: an operator takes a report from the queue to dispatch, and
+takes a hotline call with a point picked on the grid map."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from fengqiao.cases.models import Case, Channel
+from tests.browser.conftest import SCREENSHOTS
+from tests.cases.conftest import clock, loop  # noqa: F401
+
+pytestmark = pytest.mark.browser
+PASSWORD = "pass-word-123"  # tests.factories.UserFactory
+DESKTOP = {"width": 1280, "height": 800}
+
+
+def shot(page, request, name: str) -> None:
+    directory = Path(request.config.rootpath) / SCREENSHOTS
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=directory / f"desk-{name}.png", full_page=True)
+
+
+def sign_in(page, user) -> None:
+    page.goto("/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main form [type=submit]")
+    expect(page.locator("#id_password")).to_have_count(0)
+
+
+def test_operator_accepts_and_dispatches_a_report_from_the_queue(page, live_url, loop, request):
+    page.set_viewport_size(DESKTOP)
+    older = loop.report(description="菜场门口占道经营，影响通行")
+    sign_in(page, loop.operator)
+
+    page.goto("/desk/")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    item = page.locator(f'.queue-item[data-number="{older.number}"]')
+    expect(item).to_be_visible()
+    expect(item).to_contain_text("菜场门口占道经营")
+    shot(page, request, "queue")
+
+    item.locator("a").click()  # the panel opens beside the queue
+    panel = page.locator("#desk-detail #desk-case")
+    expect(panel.locator("#case-title")).to_have_text(older.number)
+    expect(panel).to_have_attribute("data-state", "reported")
+    shot(page, request, "panel-reported")
+
+    panel.locator("#accept-button").click()
+    panel = page.locator("#desk-case")
+    expect(panel).to_have_attribute("data-state", "accepted")
+    expect(panel.locator(".notice.success")).to_be_visible()
+    # the routing suggestion is shown with its reason and preselected
+    expect(panel.locator("#suggested-department")).to_have_text(loop.enforcement.name_zh)
+    expect(panel.locator("#dispatch-department")).to_have_value(str(loop.enforcement.pk))
+    expect(panel.locator(".suggestion")).to_contain_text(loop.enforcement.name_zh)
+    shot(page, request, "panel-accepted")
+
+    panel.locator("#dispatch-button").click()
+    expect(page.locator("#desk-case")).to_have_attribute("data-state", "dispatched")
+    expect(page.locator("#case-state")).to_have_text("已派遣")
+    # the queue reloaded itself: the dispatched case has left it
+    expect(page.locator(f'.queue-item[data-number="{older.number}"]')).to_have_count(0)
+    shot(page, request, "panel-dispatched")
+
+    case = Case.objects.get(pk=older.pk)
+    assert case.state == "dispatched" and case.lead_department == loop.enforcement
+
+    # without HTMX, the case's own page says the same
+    page.goto(f"/desk/cases/{older.number}/")
+    expect(page.locator("#desk-case")).to_have_attribute("data-state", "dispatched")
+
+
+def test_operator_takes_a_hotline_call_with_a_point_on_the_grid_map(page, live_url, loop, request):
+    page.set_viewport_size(DESKTOP)
+    sign_in(page, loop.operator)
+    page.goto("/desk/hotline/")
+    shot(page, request, "hotline-empty")
+
+    page.fill("#id_caller_name", "李大妈")
+    page.fill("#id_caller_phone", "13900001111")
+    page.fill("#hotline-category-search", loop.category.code)
+    page.select_option("#id_category", str(loop.category.pk))
+    page.fill("#id_address", "枫桥镇新街3号")
+
+    # first without a description: the error, and what was typed is still there
+    path = page.locator(f'svg[data-grid-map] path[data-code="{loop.grid.code}"]')
+    path.click()
+    expect(page.locator("#id_lon")).not_to_have_value("")
+    expect(page.locator("#map-picked")).to_contain_text(loop.grid.code)
+    with page.expect_navigation():
+        page.click("#hotline-submit")
+    expect(page.locator(".errorlist")).to_contain_text("请描述事件情况")
+    expect(page.locator("#id_caller_name")).to_have_value("李大妈")
+    shot(page, request, "hotline-error")
+
+    page.fill("#id_description", "小区门口有人占道经营")
+    with page.expect_navigation():
+        page.click("#hotline-submit")
+    expect(page).to_have_url(re.compile(r"/desk/cases/[\w-]+/$"))
+    expect(page.locator("#desk-case")).to_have_attribute("data-state", "reported")
+    case = Case.objects.get()
+    assert case.channel == Channel.HOTLINE and case.grid == loop.grid
+    # the caller's details are protected: masked on the panel, absent from the queue
+    expect(page.locator("#desk-case")).to_contain_text("李**")
+    expect(page.locator("#desk-case")).not_to_contain_text("13900001111")
+    shot(page, request, "hotline-created")
+    page.goto("/desk/")
+    expect(page.locator(f'.queue-item[data-number="{case.number}"]')).to_be_visible()
+    expect(page.locator("#desk-queue")).not_to_contain_text("李大妈")
