@@ -303,3 +303,41 @@ def test_unknown_action_is_not_found(loop, signed_in):
     response = signed_in(loop.handler).post(reverse("web:case_action", args=[case.number, "explode"]),
                                             {"expected_version": case.version})
     assert response.status_code == 404
+
+
+def test_command_centre_actions_on_the_case_page(loop, signed_in):
+    case = loop.report()
+    client = signed_in(loop.operator)
+    names = action_names(client.get(reverse("web:case_detail", args=[case.number])))
+    assert {"accept", "reject", "recategorise", "merge", "escalate"} <= names
+    assert "start" not in names and "verify" not in names
+    assert client.post(reverse("web:case_action", args=[case.number, "accept"]),
+                       {"expected_version": case.version}).status_code == 302
+    case.refresh_from_db()
+    body = client.get(reverse("web:case_detail", args=[case.number])).content.decode()
+    assert 'id="action-dispatch"' in body and loop.enforcement.code in body
+    response = client.post(reverse("web:case_action", args=[case.number, "dispatch"]),
+                           {"expected_version": case.version, "department": "no-such-department"})
+    assert response.status_code == 422  # not one of the choices: a form error, nothing changes
+    response = client.post(reverse("web:case_action", args=[case.number, "dispatch"]),
+                           {"expected_version": case.version, "department": loop.enforcement.code})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.state == S.DISPATCHED and case.lead_department == loop.enforcement
+
+
+def test_case_page_queries_do_not_grow_with_the_timeline(loop, signed_in):
+    case = dispatched(loop)[0]
+    client = signed_in(loop.handler)
+    url = reverse("web:case_detail", args=[case.number])
+
+    def count() -> int:
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    before = count()
+    for i in range(4):
+        case = s.case_remind(actor=loop.leader, number=case.number, reason=f"催办 {i}")
+    assert count() == before
