@@ -341,3 +341,11 @@ def test_case_page_queries_do_not_grow_with_the_timeline(loop, signed_in):
     for i in range(4):
         case = s.case_remind(actor=loop.leader, number=case.number, reason=f"催办 {i}")
     assert count() == before
+
+
+def test_a_form_without_its_version_is_explained(loop, signed_in):
+    case = dispatched(loop)[0]
+    response = signed_in(loop.handler).post(reverse("web:case_action", args=[case.number, "start"]), {})
+    assert response.status_code == 422
+    assert "The form was incomplete" in response.content.decode()
+    assert Case.objects.get(pk=case.pk).state == S.DISPATCHED

@@ -512,6 +512,8 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
         messages.info(request, _("This was already done."))
         return redirect(detail_url)
     if not form.is_valid():
+        if any(form[name].errors for name in ("expected_version", "form_token")):
+            form.add_error(None, _("The form was incomplete. Reload the page and try again."))
         return _render_case(request, case, failed=(action, form), status=422)
     photos = [services.Photo(data=f.read(max_bytes_setting() + 1)) for f in request.FILES.getlist("photos")]
     try:
