@@ -180,6 +180,8 @@
               return queueDelete(item.key).then(function () {
                 log("sent", t("sent", { number: answer.body.number }), item.summary,
                     config.caseUrl.replace("NUMBER", answer.body.number));
+                var notice = document.querySelector(".report-result.queued");
+                if (notice) { notice.textContent = ""; notice.className = "report-result"; }
                 return true;
               });
             }
