@@ -21,7 +21,7 @@ class InspectionResultInline(admin.TabularInline):
     model = InspectionResult
     extra = 0
     can_delete = False
-    fields = ["item", "passed", "note", "case", "recorded_at"]
+    fields = ("item", "passed", "note", "case", "recorded_at")
     readonly_fields = fields
 
 

@@ -63,23 +63,25 @@ def inspections_due(actor: Any, *, include_later: bool = False) -> list[DueInspe
     assets_by_type: dict[str, list[Asset]] = {}
     asset_types = {t.asset_type for t in templates if t.target == InspectionTarget.ASSET}
     if asset_types:
-        for asset in (Asset.objects.filter(grid__code__in=codes, is_active=True, type__in=asset_types)
+        for found_asset in (Asset.objects.filter(grid__code__in=codes, is_active=True, type__in=asset_types)
                       .select_related("grid").order_by("code")[:MAX_TARGETS]):
-            assets_by_type.setdefault(asset.type, []).append(asset)
+            assets_by_type.setdefault(found_asset.type, []).append(found_asset)
     area_q = Q()
     for code in codes:
         area_q |= Q(area_code__startswith=code)
-    last = {(t, a, s): m for t, a, s, m in InspectionRound.objects.filter(area_q, finished_at__isnull=False)
+    last: dict[tuple[int, str, int | None], datetime] = {(t, a, s): m for t, a, s, m in InspectionRound.objects.filter(area_q, finished_at__isnull=False)
             .values_list("template_id", "area_code", "asset_id").annotate(m=Max("started_at"))
             .values_list("template_id", "area_code", "asset_id", "m")}
     open_rounds = {(r.template_id, r.area_code, r.asset_id): r for r in InspectionRound.objects.filter(
         area_q, finished_at__isnull=True, inspector=actor).order_by("started_at")}
     found: list[DueInspection] = []
     for template in templates:
+        targets: list[tuple[Grid | None, Asset | None, str]]
         if template.target == InspectionTarget.GRID:
             targets = [(g, None, g.code) for g in grids]
         else:
-            targets = [(a.grid, a, a.grid.code) for a in assets_by_type.get(template.asset_type, [])]
+            targets = [(a.grid, a, a.grid.code) for a in assets_by_type.get(template.asset_type, [])
+                       if a.grid is not None]
         for grid, asset, area in targets:
             if template.area_prefix and not area.startswith(template.area_prefix):
                 continue

@@ -46,7 +46,8 @@ def _area_of(template: InspectionTemplate, grid: Grid | None, asset: Asset | Non
             raise InvalidInput("required", _("Choose the asset to inspect."), field="asset")
         if template.asset_type and asset.type != template.asset_type:
             raise InvalidInput("wrong_asset_type", _("This checklist is for another type of asset."), field="asset")
-        area = asset.grid.code if asset.grid_id else (asset.region.code if asset.region_id else "")
+        area = (asset.grid.code if asset.grid is not None
+                else asset.region.code if asset.region is not None else "")
         if not area:
             raise InvalidInput("outside_territory", _("The asset lies in no grid."), field="asset")
         return area
@@ -140,12 +141,13 @@ def inspection_record(*, actor: Any, round_id: int, item_id: int, passed: bool, 
     result = InspectionResult(round=found, item=item, passed=passed, note=note, recorded_at=now)
     if not passed:
         category = _category_for(item)
-        point = {"lon": lon, "lat": lat} if lon is not None and lat is not None else {}
+        has_point = lon is not None and lat is not None
         try:
             case = case_report(
                 actor=actor, channel=Channel.GRID_WORKER, category=category,
                 description=f"{found.template.name_zh}：{item.text_zh}\n{note}",
-                grid=None if point or found.asset_id else found.grid, asset=found.asset, **point,
+                grid=None if has_point or found.asset_id else found.grid, asset=found.asset,
+                lon=lon if has_point else None, lat=lat if has_point else None,
                 photos=[Photo(photo)] if photo else (),
                 idempotency_key=f"inspection:{found.pk}:{item.pk}",
             )

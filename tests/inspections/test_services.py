@@ -154,3 +154,22 @@ def test_inspections_due_in_the_actors_grids(loop, night_check, clock, staff):
     chief = staff(Role.GRID_CHIEF, region=loop.grid.region)
     assert {d.grid.code for d in inspections_due(chief)} == {g.code for g in loop.territory.grids[:2]}
     assert inspections_due(loop.handler) == []
+
+
+def test_a_checklist_per_asset_type(loop, fire_categories):
+    from fengqiao.geo.models import AssetType
+    from tests.factories import AssetFactory
+
+    lon, lat = loop.point()
+    hydrant = AssetFactory(type=AssetType.HYDRANT, lon=lon, lat=lat, grid=loop.grid, region=loop.grid.region)
+    AssetFactory(type=AssetType.STREETLIGHT, lon=lon, lat=lat, grid=loop.grid, region=loop.grid.region)
+    template = InspectionTemplate.objects.create(name_zh="消火栓月检", target="asset", asset_type=AssetType.HYDRANT,
+                                                 every_days=30, default_category_code="1101")
+    item = template.items.create(text_zh="出水正常")
+    due = [d for d in inspections_due(loop.grid_worker) if d.template == template]
+    assert [d.asset for d in due] == [hydrant]
+    inspection = inspection_start(actor=loop.grid_worker, template=template, asset=hydrant)
+    assert inspection.area_code == loop.grid.code
+    result = inspection_record(actor=loop.grid_worker, round_id=inspection.pk, item_id=item.pk, passed=False,
+                               note="无水")
+    assert result.case.asset == hydrant and result.case.category == fire_categories["1101"]
