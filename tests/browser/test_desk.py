@@ -114,3 +114,25 @@ def test_operator_takes_a_hotline_call_with_a_point_on_the_grid_map(page, live_u
     page.goto("/desk/")
     expect(page.locator(f'.queue-item[data-number="{case.number}"]')).to_be_visible()
     expect(page.locator("#desk-queue")).not_to_contain_text("李大妈")
+
+
+def test_operator_merges_a_duplicate_shown_side_by_side(page, live_url, loop, clock, request):
+    page.set_viewport_size(DESKTOP)
+    first = loop.report(description="路口有人占道卖菜")
+    clock.set(2025, 11, 10, 9, 40)
+    second = loop.report(description="又有人在路口占道卖菜，车过不去")
+    sign_in(page, loop.operator)
+
+    page.goto("/desk/")
+    page.locator(f'.queue-item[data-number="{second.number}"] a').click()
+    compare = page.locator("#desk-case .compare")
+    expect(compare).to_have_count(1)
+    expect(compare.locator(".compare-side").nth(0)).to_contain_text("车过不去")
+    expect(compare.locator(".compare-side").nth(1)).to_contain_text(first.number)
+    shot(page, request, "duplicates")
+
+    compare.locator("button").click()
+    expect(page.locator("#desk-case")).to_have_attribute("data-state", "merged")
+    expect(page.locator(f'.queue-item[data-number="{second.number}"]')).to_have_count(0)
+    expect(page.locator(f'.queue-item[data-number="{first.number}"]')).to_be_visible()
+    assert Case.objects.get(pk=second.pk).duplicate_of_id == first.pk

@@ -241,7 +241,7 @@ def _suggestion(case: Case):
 def _panel_context(request: HttpRequest, case: Case, *, bound: tuple[str, forms.Form] | None = None,
                    notice: str = "", alert: str = "") -> dict[str, Any]:
     actor = request.user
-    allowed = _allowed_actions(actor, case)
+    allowed = _allowed_actions(actor, case) & set(ACTION_FORMS)  # what this panel offers
     suggestion = _suggestion(case) if "dispatch" in allowed else None
     departments = desk_departments(case=case, suggested=suggestion.department if suggestion else None) \
         if "dispatch" in allowed else []
@@ -448,6 +448,7 @@ def hotline(request: HttpRequest) -> HttpResponse:
 
 # -- the small grid map of the hotline form ------------------------------------------------------------
 MAP_WIDTH = 640
+MAP_LABELS_UP_TO = 20  # more grids than this: names only on hover and after a click
 
 
 def _grid_map(grids: list[Grid]) -> dict[str, Any] | None:
@@ -475,6 +476,6 @@ def _grid_map(grids: list[Grid]) -> dict[str, Any] | None:
         x = ((grid.min_lon + grid.max_lon) / 2 - west) * aspect * scale
         y = (north - (grid.min_lat + grid.max_lat) / 2) * scale
         paths.append({"code": grid.code, "name": grid.name, "d": d, "x": f"{x:.1f}", "y": f"{y:.1f}"})
-    return {"width": MAP_WIDTH, "height": height, "paths": paths, "west": west, "north": north,
+    return {"width": MAP_WIDTH, "height": height, "paths": paths, "labels": len(paths) <= MAP_LABELS_UP_TO, "west": west, "north": north,
             "scale": scale * aspect, "scale_lat": scale}
 
