@@ -77,7 +77,9 @@
   }
   function queueAll() {
     return store("readonly", function (s) { return s.getAll(); }).then(function (items) {
-      return (items || []).sort(function (a, b) { return a.createdAt - b.createdAt; });
+      // a shared phone: only the signed-in user's reports are shown and sent under their session
+      return (items || []).filter(function (item) { return item.user === config.user; })
+        .sort(function (a, b) { return a.createdAt - b.createdAt; });
     });
   }
   function queuePut(record) { return store("readwrite", function (s) { return s.put(record); }); }
@@ -96,7 +98,8 @@
       }
     });
     var description = (data.get("description") || "").toString();
-    return { key: data.get("idempotency_key").toString(), fields: fields, files: files, createdAt: Date.now(),
+    return { key: data.get("idempotency_key").toString(), user: config.user, fields: fields, files: files,
+             createdAt: Date.now(),
              summary: description.slice(0, 60) };
   }
 
