@@ -56,12 +56,17 @@ from fengqiao.cases.schemas import (
     case_item,
     category_node,
 )
-from fengqiao.cases.selectors import CaseFilters, case_get, case_list, case_timeline, category_tree
-from fengqiao.cases.states import TRANSITIONS
+from fengqiao.cases.selectors import (
+    CaseFilters,
+    allowed_actions,
+    case_get,
+    case_list,
+    case_timeline,
+    category_tree,
+)
 from fengqiao.core.errors import ErrorDetail, InvalidInput
 from fengqiao.geo.models import Grid
 from fengqiao.org.models import Department
-from fengqiao.org.permissions import permissions_for
 
 router = Router(tags=["cases"])
 categories_router = Router(tags=["categories"])
@@ -125,15 +130,8 @@ def _photos(items: list[str], field: str = "photos") -> list[services.Photo]:
 
 
 # -- rendering -------------------------------------------------------------------------------------
-def _allowed_actions(actor: Any, case: Case) -> list[str]:
-    """The actions whose source states hold the case's state and whose permission the actor has."""
-    perms = permissions_for(actor)  # the case caches its permission target: one look-up for all actions
-    return [action.value for action, transition in TRANSITIONS.items()
-            if case.state in transition.sources and any(perms.can(p, case) for p in transition.permissions)]
-
-
 def _detail(request: HttpRequest, case: Case) -> dict[str, Any]:
-    return case_detail(case, timeline=case_timeline(case=case), actions=_allowed_actions(_actor(request), case))
+    return case_detail(case, timeline=case_timeline(case=case), actions=[a.value for a in allowed_actions(actor=_actor(request), case=case)])
 
 
 # -- reads -----------------------------------------------------------------------------------------

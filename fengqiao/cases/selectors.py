@@ -174,12 +174,12 @@ from datetime import datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 from django.conf import settings  # noqa: E402
-from django.db.models import Q, QuerySet  # noqa: E402
+from django.db.models import F, Q, QuerySet  # noqa: E402
 from django.utils.dateparse import parse_datetime  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
 
 from fengqiao.cases.models import Case, CaseAssist, CaseEvent, DeadlineWarning  # noqa: E402
-from fengqiao.cases.states import OPEN_STATES, CaseState  # noqa: E402
+from fengqiao.cases.states import OPEN_STATES, TRANSITIONS, CaseAction, CaseState, may_act  # noqa: E402
 from fengqiao.core import clock  # noqa: E402
 from fengqiao.core.errors import InvalidInput, NotFound  # noqa: E402
 from fengqiao.geo.geometry import metres_per_degree  # noqa: E402
@@ -322,3 +322,34 @@ def duplicate_candidates(*, case: Case, limit: int = 5) -> list[Case]:
         if distance <= radius:
             scored.append((distance, other))
     return [other for _d, other in sorted(scored, key=lambda t: t[0])[:limit]]
+
+
+def case_inbox(*, actor: Any, state: str = "", category_ids: list[int] | None = None, deadline: str = "",
+               text: str = "") -> QuerySet[Case]:
+    """Open cases the actor's department leads or assists, the most urgent deadline first.
+
+    `deadline`: "yellow" (due soon), "red" (overdue), "late" (either) or "" (any).
+    """
+    qs = cases_visible_to(actor, Action.HANDLE_CASE).filter(state__in=OPEN_STATES)
+    if state:
+        qs = qs.filter(state=state)
+    if category_ids is not None:
+        qs = qs.filter(category_id__in=category_ids)
+    if deadline == "red":
+        qs = qs.filter(warning=DeadlineWarning.RED)
+    elif deadline == "yellow":
+        qs = qs.filter(warning=DeadlineWarning.YELLOW)
+    elif deadline == "late":
+        qs = qs.exclude(warning=DeadlineWarning.NONE)
+    if text:
+        qs = qs.filter(Q(number__icontains=text) | Q(description__icontains=text) | Q(address__icontains=text))
+    return (qs.select_related(*CASE_LIST_RELATED)
+            .order_by(F("due_at").asc(nulls_last=True), "pk"))
+
+
+def allowed_actions(*, actor: Any, case: Case) -> list[CaseAction]:
+    """The actions the actor may take on the case now: its state is a source of the transition and
+    the resolver allows it (assisting departments report their part; the lead does the rest)."""
+    perms = permissions_for(actor)
+    return [action for action, transition in TRANSITIONS.items()
+            if case.state in transition.sources and may_act(perms, case, action)]

@@ -34,7 +34,7 @@ from fengqiao.cases.models import (
 )
 from fengqiao.cases.numbering import next_case_number
 from fengqiao.cases.routing import department_level, route
-from fengqiao.cases.states import TRANSITIONS, CaseAction, CaseState
+from fengqiao.cases.states import TRANSITIONS, CaseAction, CaseState, may_act
 from fengqiao.core import clock
 from fengqiao.core.errors import (
     Conflict,
@@ -279,7 +279,7 @@ def _check(case: Case, actor: Any, action: CaseAction, expected_version: int | N
     if case.state not in transition.sources:
         raise TransitionNotAllowed("transition_not_allowed", _("A case that is %(state)s cannot be %(action)s.") % {
             "state": S(case.state).label, "action": action.label})
-    if not any(perms.can(p, case) for p in transition.permissions):
+    if not may_act(perms, case, action):
         raise Forbidden("forbidden", _("Your role does not allow this action on this case."))
     if transition.needs_reason and not reason.strip():
         raise _invalid(reason_field, "required", _("Give a reason."))

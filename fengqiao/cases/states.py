@@ -113,3 +113,17 @@ STAGE_OF_STATE = {
     S.IN_PROGRESS: "handle",
     S.HANDLED: "verify",
 }
+
+# Actions of the lead department only: an assisting department reports its own part instead.
+LEAD_ONLY = frozenset({A.START, A.REPORT_BACK, A.RETURN, A.REQUEST_EXTENSION, A.REQUEST_ASSIST, A.ESCALATE})
+
+
+def may_act(perms, case, action: CaseAction) -> bool:
+    """Whether the resolver `perms` allows `action` on `case` (its state aside)."""
+    from fengqiao.org.permissions import Target
+
+    target = case
+    if action in LEAD_ONLY:
+        target = Target(area_code=case.area_code,
+                        department_ids=frozenset({case.lead_department_id} if case.lead_department_id else ()))
+    return any(perms.can(p, target) for p in TRANSITIONS[action].permissions)

@@ -281,3 +281,16 @@ def test_a_retry_must_repeat_the_whole_request(loop):
     with pytest.raises(Conflict):
         loop.report(idempotency_key="k-2", urgency="critical", photos=[s.Photo(jpeg_bytes())])
     assert Case.objects.count() == 1
+
+
+def test_an_assisting_department_reports_its_part_but_does_not_lead(loop):
+    case = _dispatched(loop)
+    s.case_request_assist(actor=loop.handler, number=case.number, departments=[loop.county_enforcement])
+    for lead_only in (lambda: s.case_start(actor=loop.county_handler, number=case.number),
+                      lambda: s.case_report_back(actor=loop.county_handler, number=case.number, result="done"),
+                      lambda: s.case_return(actor=loop.county_handler, number=case.number, reason="not ours")):
+        with pytest.raises(Forbidden):
+            lead_only()
+    from fengqiao.cases.selectors import allowed_actions
+
+    assert set(allowed_actions(actor=loop.county_handler, case=Case.objects.get(pk=case.pk))) == {s.A.ASSIST_REPORT}

@@ -19,7 +19,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -27,10 +27,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from fengqiao.cases import services
-from fengqiao.cases.models import LEVEL_ORDER, Case, CaseAttachment, DeadlineWarning, Level
+from fengqiao.cases import selectors, services
+from fengqiao.cases.models import LEVEL_ORDER, Case, CaseAttachment, Level
 from fengqiao.cases.selectors import case_get, case_timeline, cases_visible_to, category_tree, iter_tree
-from fengqiao.cases.states import OPEN_STATES, TRANSITIONS, CaseAction, CaseState
+from fengqiao.cases.states import OPEN_STATES, CaseAction, CaseState
 from fengqiao.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from fengqiao.core.images import max_bytes_setting
 from fengqiao.core.masking import mask_name, mask_phone
@@ -46,26 +46,6 @@ DONE_TOKENS_SESSION_KEY = "case_form_tokens"
 
 
 # -- reads the pages need (read-only helpers over the case selectors) -----------------------------
-def inbox_cases(*, actor: Any, state: str = "", category_ids: list[int] | None = None, deadline: str = "",
-                text: str = "") -> QuerySet[Case]:
-    """Open cases the actor's department leads or assists, the most urgent deadline first."""
-    qs = cases_visible_to(actor, Action.HANDLE_CASE).filter(state__in=OPEN_STATES)
-    if state:
-        qs = qs.filter(state=state)
-    if category_ids is not None:
-        qs = qs.filter(category_id__in=category_ids)
-    if deadline == "red":
-        qs = qs.filter(warning=DeadlineWarning.RED)
-    elif deadline == "yellow":
-        qs = qs.filter(warning=DeadlineWarning.YELLOW)
-    elif deadline == "late":
-        qs = qs.exclude(warning=DeadlineWarning.NONE)
-    if text:
-        qs = qs.filter(Q(number__icontains=text) | Q(description__icontains=text) | Q(address__icontains=text))
-    return (qs.select_related("category", "grid", "region", "lead_department")
-            .order_by(F("due_at").asc(nulls_last=True), "pk"))
-
-
 def _nearby_departments(case: Case) -> QuerySet[Department]:
     """Active departments serving the case's area: its village, township and county."""
     code = case.area_code
@@ -343,11 +323,8 @@ SPEC_BY_NAME = {spec.action.value: spec for spec in SPECS}
 def allowed_actions(actor: Any, case: Case) -> list[ActionSpec]:
     """The actions the actor may take on the case now: the state is a source of the transition,
     the resolver grants one of its permissions over the case, and the action makes sense now."""
-    perms = permissions_for(actor)
-    return [spec for spec in SPECS
-            if case.state in TRANSITIONS[spec.action].sources
-            and any(perms.can(p, case) for p in TRANSITIONS[spec.action].permissions)
-            and spec.offer(case, actor)]
+    allowed = set(selectors.allowed_actions(actor=actor, case=case))
+    return [spec for spec in SPECS if spec.action in allowed and spec.offer(case, actor)]
 
 
 # -- page pieces -----------------------------------------------------------------------------------
@@ -474,7 +451,7 @@ def case_inbox(request: HttpRequest) -> HttpResponse:
             break
     else:
         category = ""
-    qs = inbox_cases(actor=request.user, state=state, category_ids=category_ids, deadline=deadline, text=text)
+    qs = selectors.case_inbox(actor=request.user, state=state, category_ids=category_ids, deadline=deadline, text=text)
     page = Paginator(qs, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
