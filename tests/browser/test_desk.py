@@ -136,3 +136,25 @@ def test_operator_merges_a_duplicate_shown_side_by_side(page, live_url, loop, cl
     expect(page.locator(f'.queue-item[data-number="{second.number}"]')).to_have_count(0)
     expect(page.locator(f'.queue-item[data-number="{first.number}"]')).to_be_visible()
     assert Case.objects.get(pk=second.pk).duplicate_of_id == first.pk
+
+
+def test_a_case_changed_meanwhile_is_reloaded_with_a_message(page, live_url, loop, request):
+    from fengqiao.cases import services
+
+    page.set_viewport_size(DESKTOP)
+    case = loop.report()
+    sign_in(page, loop.operator)
+    page.goto(f"/desk/cases/{case.number}/")
+    expect(page.locator("#desk-case")).to_have_attribute("data-version", "1")
+
+    services.case_flag(actor=loop.leader, number=case.number, reason="群众反映强烈")  # someone else, meanwhile
+    page.fill("#reject-reason", "不属于受理范围")
+    page.click("#desk-case form.action:has(#reject-reason) button")  # HTMX swaps the panel in place
+    expect(page.locator("#desk-case .notice.error")).to_be_visible()
+    expect(page.locator("#desk-case")).to_have_attribute("data-version", "2")
+    expect(page.locator("#desk-case")).to_have_attribute("data-state", "reported")
+    expect(page.locator("#reject-reason")).to_have_value("不属于受理范围")
+    shot(page, request, "stale")
+    # sent again, with the version the page now shows, it goes through
+    page.click("#desk-case form.action:has(#reject-reason) button")
+    expect(page.locator("#desk-case")).to_have_attribute("data-state", "rejected")

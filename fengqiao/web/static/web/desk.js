@@ -67,6 +67,19 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("DOMContentLoaded", function () {
+    init(document);
+    // a form sent back with errors: start at the first field to correct
+    var invalid = document.querySelector("form [aria-invalid=true]");
+    if (invalid) { invalid.focus(); }
+  });
   document.addEventListener("htmx:load", function (event) { init(event.detail.elt); markCurrent(); });
+  // after the panel is loaded or an action answered, keyboard users continue from the case's title
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var id = event.detail.target && event.detail.target.id;
+    if (id !== "desk-detail" && id !== "desk-case") { return; }
+    var invalid = document.querySelector("#desk-case [aria-invalid=true]");
+    var title = document.getElementById("case-title");
+    if (invalid) { invalid.focus(); } else if (title) { title.focus(); }
+  });
 })();
