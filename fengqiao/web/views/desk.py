@@ -31,6 +31,7 @@ from fengqiao.cases import services
 from fengqiao.cases.models import Case, CaseAttachment, Category, Channel, Level, Urgency
 from fengqiao.cases.selectors import (
     CASE_LIST_RELATED,
+    allowed_actions,
     case_get,
     case_scope_q,
     case_timeline,
@@ -38,7 +39,7 @@ from fengqiao.cases.selectors import (
     category_tree,
     iter_tree,
 )
-from fengqiao.cases.states import TRANSITIONS, CaseAction, CaseState
+from fengqiao.cases.states import CaseAction, CaseState
 from fengqiao.core.errors import Conflict, DomainError, NotFound
 from fengqiao.core.masking import mask_name, mask_phone
 from fengqiao.geo.models import Grid
@@ -130,12 +131,6 @@ def desk_grids(*, actor: Any) -> list[Grid]:
             scope |= Q(code__startswith=prefix)
         qs = qs.filter(scope)
     return list(qs.only("code", "name", "region__name", "min_lon", "min_lat", "max_lon", "max_lat", "geometry"))
-
-
-def _allowed_actions(actor: Any, case: Case) -> set[str]:
-    perms = permissions_for(actor)
-    return {action.value for action, transition in TRANSITIONS.items()
-            if case.state in transition.sources and any(perms.can(p, case) for p in transition.permissions)}
 
 
 def _category_options() -> list[tuple[int, str, str]]:
@@ -241,7 +236,7 @@ def _suggestion(case: Case):
 def _panel_context(request: HttpRequest, case: Case, *, bound: tuple[str, forms.Form] | None = None,
                    notice: str = "", alert: str = "") -> dict[str, Any]:
     actor = request.user
-    allowed = _allowed_actions(actor, case) & set(ACTION_FORMS)  # what this panel offers
+    allowed = {a.value for a in allowed_actions(actor=actor, case=case)} & set(ACTION_FORMS)  # what this panel offers
     suggestion = _suggestion(case) if "dispatch" in allowed else None
     departments = desk_departments(case=case, suggested=suggestion.department if suggestion else None) \
         if "dispatch" in allowed else []
