@@ -168,7 +168,7 @@ class RecategoriseForm(_ActionForm):
 
     def __init__(self, *args, categories: list[tuple[int, str, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [(pk, label) for pk, _code, label in categories]
+        self.fields["category"].choices = [(pk, label) for pk, _code, label in categories]  # type: ignore[attr-defined]
 
 
 class DispatchForm(_ActionForm):
@@ -177,7 +177,7 @@ class DispatchForm(_ActionForm):
 
     def __init__(self, *args, departments: list[Department], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["department"].choices = [(d.pk, str(d)) for d in departments]
+        self.fields["department"].choices = [(d.pk, str(d)) for d in departments]  # type: ignore[attr-defined]
 
 
 ACTION_FORMS: dict[str, type[_ActionForm]] = {
@@ -210,16 +210,16 @@ class HotlineForm(forms.Form):
     def __init__(self, *args, categories: list[tuple[int, str, str]], grids: list[Grid], **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", _("Choose a category"))] + [
+        self.fields["category"].choices = [("", _("Choose a category"))] + [  # type: ignore[attr-defined]
             (pk, label) for pk, _code, label in categories]
-        self.fields["grid"].choices = [("", _("Located by the point"))] + [
+        self.fields["grid"].choices = [("", _("Located by the point"))] + [  # type: ignore[attr-defined]
             (g.code, f"{g.region.name} · {g.name} ({g.code})") for g in grids]
 
 
 # -- rendering helpers -----------------------------------------------------------------------------
 def _is_panel_request(request: HttpRequest) -> bool:
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and htmx.target in PANEL_TARGETS
+    return htmx is not None and bool(htmx) and htmx.target in PANEL_TARGETS
 
 
 def _case_or_404(actor: Any, number: str) -> Case:
@@ -393,7 +393,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
             return redirect("web:desk_case", number=number)
     else:
         if "version" in form.errors:
-            alert = " ".join(form.errors["version"])
+            alert = " ".join(str(e) for e in form.errors["version"])
     # the case as it is now, with the form as the user typed it (the hidden version is the current one)
     case = _case_or_404(actor, number)
     return _render_panel(request, _panel_context(request, case, bound=(action, form), alert=alert), status=status)
@@ -405,10 +405,10 @@ def hotline(request: HttpRequest) -> HttpResponse:
     """Take a call: the caller (optional, protected), the matter, and where it is."""
     _require_desk(request.user)
     actor = request.user
-    options = {"categories": _category_options(), "grids": desk_grids(actor=actor)}
+    categories, grids = _category_options(), desk_grids(actor=actor)
     status = 200
     if request.method == "POST":
-        form = HotlineForm(request.POST, **options)
+        form = HotlineForm(request.POST, categories=categories, grids=grids)
         if form.is_valid():
             data = form.cleaned_data
             category = Category.objects.filter(pk=data["category"]).first()
@@ -428,16 +428,18 @@ def hotline(request: HttpRequest) -> HttpResponse:
                 status = 422 if isinstance(exc, NotFound) else exc.status
                 if exc.code == "idempotency_key_reused":
                     # this form was sent before with other values: a new key lets the corrected one through
-                    form.data = form.data.copy()
-                    form.data["idempotency_key"] = new_idempotency_key()
+                    data = request.POST.copy()
+                    data["idempotency_key"] = new_idempotency_key()
+                    form.data = data
             else:
                 messages.success(request, _("Case %(number)s taken in from the hotline.") % {"number": case.number})
                 return redirect("web:desk_case", number=case.number)
         else:
             status = 422
     else:
-        form = HotlineForm(initial={"idempotency_key": new_idempotency_key(), "urgency": Urgency.NORMAL}, **options)
-    return render(request, "web/desk/hotline.html", {"form": form, "map": _grid_map(options["grids"])},
+        form = HotlineForm(initial={"idempotency_key": new_idempotency_key(), "urgency": Urgency.NORMAL},
+                           categories=categories, grids=grids)
+    return render(request, "web/desk/hotline.html", {"form": form, "map": _grid_map(grids)},
                   status=status)
 
 
