@@ -260,7 +260,6 @@ def _panel_context(request: HttpRequest, case: Case, *, bound: tuple[str, forms.
         "timeline": case_timeline(case=case), "notice": notice, "alert": alert,
         "reporter": {"anonymous": case.anonymous, "name": mask_name(case.reporter_name),
                      "phone": mask_phone(case.reporter_phone)},
-        "merge_error_for": bound[1].data.get("master_number") if bound and bound[0] == "merge" else None,
     }
 
 
@@ -320,7 +319,7 @@ SUCCESS = {
 }
 
 
-def _perform(action: str, actor: Any, case: Case, data: dict[str, Any], *, categories, departments) -> Case:
+def _perform(action: str, actor: Any, case: Case, data: dict[str, Any], *, departments: list[Department]) -> Case:
     common = {"actor": actor, "number": case.number, "expected_version": data["version"],
               "reason": data.get("reason") or ""}
     if action == "accept":
@@ -352,10 +351,9 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     actor = request.user
     case = _case_or_404(actor, number)
     extra: dict[str, Any] = {}
-    categories: list = []
     departments: list[Department] = []
     if action == "recategorise":
-        categories = extra["categories"] = _category_options()
+        extra["categories"] = _category_options()
     elif action == "dispatch":
         suggestion = _suggestion(case) if case.state == CaseState.ACCEPTED else None
         departments = extra["departments"] = desk_departments(
@@ -364,8 +362,7 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
     alert, status = "", 422
     if form.is_valid():
         try:
-            updated = _perform(action, actor, case, form.cleaned_data, categories=categories,
-                               departments=departments)
+            updated = _perform(action, actor, case, form.cleaned_data, departments=departments)
         except DomainError as exc:
             if isinstance(exc, NotFound) and exc.errors[0].field is None:
                 raise Http404(str(exc)) from exc
