@@ -250,9 +250,15 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidInput("invalid_cursor", _("The cursor is not valid."), field="cursor") from exc
 
 
-def _category_codes(code: str) -> list[int]:
-    from fengqiao.cases.models import Category
+def category_subtree_ids(*, code: str, tree: list[CategoryNode] | None = None) -> list[int]:
+    """Ids of the category `code` and every category below it.
 
+    With `tree` (the active tree a page already holds) no query is made; without it the walk goes
+    through the database and includes retired categories, so old cases can still be filtered.
+    """
+    if tree is not None:
+        node = next((n for n in iter_tree(tree) if n.code == code), None)
+        return [n.id for n in iter_tree([node])] if node else []
     ids, frontier = [], list(Category.objects.filter(code=code).values_list("pk", flat=True))
     while frontier:
         ids += frontier
@@ -273,7 +279,7 @@ def case_list(*, actor: Any, filters: CaseFilters | None = None, cursor: str | N
                                field="state")
         qs = qs.filter(state__in=f.states)
     if f.category:
-        qs = qs.filter(category_id__in=_category_codes(f.category))
+        qs = qs.filter(category_id__in=category_subtree_ids(code=f.category))
     if f.platform:
         qs = qs.filter(platform__code=f.platform)
     if f.area:

@@ -442,15 +442,12 @@ def case_inbox(request: HttpRequest) -> HttpResponse:
     deadline = request.GET.get("deadline", "")
     deadline = deadline if deadline in dict(DEADLINE_FILTERS) else ""
     text = request.GET.get("q", "").strip()[:SEARCH_MAX]
-    nodes = list(iter_tree(category_tree()))
+    tree = category_tree()
+    nodes = list(iter_tree(tree))
     category = request.GET.get("category", "")
-    category_ids = None
-    for node in nodes:
-        if node.code == category:
-            category_ids = [n.id for n in iter_tree([node])]
-            break
-    else:
-        category = ""
+    category_ids = selectors.category_subtree_ids(code=category, tree=tree) if category else None
+    if not category_ids:
+        category, category_ids = "", None
     qs = selectors.case_inbox(actor=request.user, state=state, category_ids=category_ids, deadline=deadline, text=text)
     page = Paginator(qs, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()

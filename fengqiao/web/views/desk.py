@@ -36,6 +36,7 @@ from fengqiao.cases.selectors import (
     case_scope_q,
     case_timeline,
     cases_visible_to,
+    category_subtree_ids,
     category_tree,
     iter_tree,
 )
@@ -82,9 +83,8 @@ def desk_queue(*, actor: Any, filters: QueueFilters, categories: list | None = N
     if filters.state in QUEUE_STATES:
         qs = qs.filter(state=filters.state)
     if filters.category:
-        node = next((n for n in iter_tree(categories if categories is not None else category_tree())
-                     if n.code == filters.category), None)
-        qs = qs.filter(category_id__in=[n.id for n in iter_tree([node])] if node else [])
+        tree = categories if categories is not None else category_tree()
+        qs = qs.filter(category_id__in=category_subtree_ids(code=filters.category, tree=tree))
     if filters.platform:
         qs = qs.filter(platform__code=filters.platform)
     if filters.q:
