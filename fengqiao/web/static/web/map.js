@@ -31,8 +31,8 @@
   }
 
   var PALETTES = {
-    open: ["#eef4fb", "#c6dbf3", "#8bb8e8", "#4a8fd4", "#1d64b0", "#0b3f7a"],
-    overdue: ["#fbeeec", "#f6c4bd", "#ec8a7e", "#d94f40", "#b3261e", "#7f1913"],
+    open: ["#dfe9f5", "#c6dbf3", "#8bb8e8", "#4a8fd4", "#1d64b0", "#0b3f7a"],
+    overdue: ["#f8e3e0", "#f6c4bd", "#ec8a7e", "#d94f40", "#b3261e", "#7f1913"],
   };
   var PIN = { "": "#263238", yellow: "#f29900", red: "#d93025" };
   var labels = el.dataset;
