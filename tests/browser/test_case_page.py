@@ -99,7 +99,9 @@ def test_handler_starts_and_reports_back_with_a_photo(page, loop, live_url, tmp_
     expect(timeline).to_contain_text("Report back")
     expect(timeline).to_contain_text("已补装井盖，现场已清理")
     expect(page.locator(".photos img")).to_have_count(1)
-    assert page.locator(".photos img").evaluate("img => img.naturalWidth") > 0  # the thumbnail is served
+    # the thumbnail is served: wait until the browser has loaded it (it may arrive after the page)
+    page.wait_for_function("() => { const img = document.querySelector('.photos img');"
+                           " return img && img.complete && img.naturalWidth > 0; }", timeout=10_000)
     # after reporting back, the handler has nothing left to do but wait for the check
     expect(page.locator("#action-report_back")).to_have_count(0)
     _shoot(page, request, "desktop")
