@@ -9,6 +9,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -83,7 +84,7 @@ def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None
         return
     audiences, channels = AUDIENCES.get(topic, ((), ()))
     recipients = _recipients(case, audiences)
-    with translation.override(None):  # the site's language, not the actor's
+    with translation.override(settings.LANGUAGE_CODE):  # the site's language, not the actor's
         subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": case.get_state_display()}
         body = _("%(category)s. Deadline: %(due)s.") % {
             "category": case.category.name, "due": timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M") if case.due_at else "—"}
