@@ -1,0 +1,656 @@
+"""Case intake: the service layer and the HTTP API, against a raw insert of the same rows in the same run.
+
+    .venv/bin/python bench/intake.py [--database sqlite|postgres|both] [--cases 100000] [--max-seconds 150]
+                                     [--http-cases N] [--http-seconds 60] [--clients 16] [--quick]
+
+For each database, in a fresh database of its own (SQLite in a private temporary directory;
+PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
+
+1. migrate and build the demo township (`build_demo()`, without its year of generated history
+   unless --with-history; the history is made through the services and takes minutes);
+2. service layer: `case_report(actor=operator, channel=hotline, ...)` for N random points inside
+   the demo grids and random leaf categories (points and inputs drawn up front); per-call latency
+   and cases/s; the phase stops early after --max-seconds (default 150 s; 0: no limit);
+3. baseline: the very rows the service layer wrote, read back and inserted again into the cases
+   table with raw `executemany` (batches of 1,000 rows, a commit per batch), through the same
+   connection; then deleted again. Also a raw single-row INSERT + COMMIT per row (2,000 rows):
+   the floor of one transaction per case;
+4. statements: 200 more `case_report` calls and 100 POST /api/v1/cases through Django's test
+   client (in process) with every SQL statement recorded, by the function of the package that
+   issued it (statements per call);
+5. HTTP: a server process (`fengqiao runserver --noreload`, threaded; no production WSGI server is
+   installed) on 127.0.0.1, an API token for the demo operator, C client threads on keep-alive
+   connections POSTing /api/v1/cases with an Idempotency-Key each, until --http-cases requests or
+   --http-seconds have passed (after 10 s of one client alone: the time of a request without
+   queueing); a refused connection is retried with the same key. Then: cases in the database ==
+   successful creates, and 50 retries with used keys create nothing new. On PostgreSQL the
+   server's sessions are sampled meanwhile (running, waiting for a lock, idle in transaction).
+
+Targets (issue, 2-core machine, PostgreSQL): service layer >= 1,000 cases/s; HTTP >= 300
+creates/s with p95 < 100 ms. With --profile N (automatic when the PostgreSQL service layer misses
+its target) N further calls run under cProfile and the top entries are printed. With --ablation N,
+N more calls run in turns as they are, with notifications muted, without the duplicate search, and
+with both switched off (patched in the benchmark's process only), to show what each part costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _setup  # noqa: E402
+
+TARGET_SERVICE = 1000.0  # cases/s, PostgreSQL
+TARGET_HTTP = 300.0  # creates/s, PostgreSQL
+TARGET_HTTP_P95_MS = 100.0
+PROBE_CALLS = 200
+API_PROBE_CALLS = 100
+PROFILE_CALLS = 2000
+RAW_BATCH = 1000
+RAW_SINGLE_ROWS = 2000
+RETRY_CHECKS = 50
+SERIAL_SECONDS = 10.0
+DESCRIPTIONS = ["井盖缺失，行人有危险", "路灯不亮已有一周", "路边垃圾堆放多日未清运", "夜间施工噪声扰民",
+                "电线杆上贴满小广告", "村道积水严重", "餐馆油烟直排扰民", "消火栓漏水"]
+
+
+# -- inputs, drawn before anything is timed ------------------------------------------------------
+def draw_inputs(n: int, seed: int) -> list[dict]:
+    import numpy as np
+    import shapely
+
+    from fengqiao.cases.models import Category
+    from fengqiao.geo.geometry import to_shape
+    from fengqiao.geo.models import Grid
+
+    rng = np.random.default_rng(seed)
+    grids = [(g.code, to_shape(g.geometry)) for g in Grid.objects.filter(parent__isnull=True).order_by("code")]
+    categories = list(Category.objects.filter(is_active=True, children__isnull=True).order_by("code"))
+    per_grid = np.bincount(rng.integers(0, len(grids), n), minlength=len(grids))
+    points: list[tuple[float, float]] = []
+    for (_code, shape), want in zip(grids, per_grid, strict=True):
+        minx, miny, maxx, maxy = shape.bounds
+        got: list[tuple[float, float]] = []
+        while len(got) < want:
+            # rounded as a phone would send them, then tested: a rounded point near the outline may leave it
+            xs = np.round(rng.uniform(minx, maxx, 2 * want + 8), 6)
+            ys = np.round(rng.uniform(miny, maxy, 2 * want + 8), 6)
+            inside = shapely.contains_xy(shape, xs, ys)
+            got += [(float(x), float(y)) for x, y in zip(xs[inside], ys[inside], strict=True)]
+        points += got[:want]
+    order = rng.permutation(n)
+    picks = rng.integers(0, len(categories), n)
+    texts = rng.integers(0, len(DESCRIPTIONS), n)
+    return [{"lon": points[int(o)][0], "lat": points[int(o)][1], "category": categories[int(c)],
+             "description": f"{DESCRIPTIONS[int(t)]}（{i}）"} for i, (o, c, t) in enumerate(zip(order, picks, texts, strict=True))]
+
+
+def report(actor, item: dict):
+    from fengqiao.cases.services import case_report
+
+    return case_report(actor=actor, channel="hotline", category=item["category"], description=item["description"],
+                       lon=item["lon"], lat=item["lat"])
+
+
+# -- 2. queries per call -------------------------------------------------------------------------
+def probe(call, items: list[dict]) -> dict:
+    """Run `call(item)` for each item with every SQL statement recorded (transaction control
+    included); statements per call, by the function of the package that issued them."""
+
+    def run() -> None:
+        for item in items:
+            call(item)
+
+    _result, seen, total = _setup.count_statements(run)
+    n = len(items)
+    return {"queries_per_call": total / n, "origins": [(k, v / n) for k, v in seen.most_common()]}
+
+
+def api_caller(token: str):
+    """POST /api/v1/cases in process (Django's test client: the same middleware and views, no server)."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+
+    def call(item: dict) -> None:
+        response = client.post("/api/v1/cases", data=_body(item), content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+        if response.status_code != 201:
+            raise RuntimeError(f"POST /api/v1/cases answered {response.status_code}: {response.content[:300]!r}")
+
+    return call
+
+
+def print_probe(title: str, queries: dict, calls: int) -> None:
+    print(f"\n  {title}: {queries['queries_per_call']:.1f} statements per call "
+          f"(BEGIN/COMMIT included; mean of {calls} calls)")
+    print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in queries["origins"]], ["issued by", "per call"])))
+
+
+# -- 3. the service layer ----------------------------------------------------------------------
+def service_layer(actor, items: list[dict], max_seconds: float) -> dict:
+    latencies = []
+    n = len(items)
+    tick = max(1, n // 10)
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    stop_at = start + max_seconds if max_seconds > 0 else float("inf")
+    for i, item in enumerate(items, start=1):
+        t0 = time.perf_counter()
+        report(actor, item)
+        latencies.append(time.perf_counter() - t0)
+        if t0 > stop_at:
+            print(f"    stopped after {max_seconds:.0f} s (--max-seconds) at {i:,} cases", flush=True)
+            break
+        if i % tick == 0:
+            recent = latencies[-tick:]
+            print(f"    {i:>9,} cases  {i / (time.perf_counter() - start):8.0f} cases/s  "
+                  f"p50 of the last {tick:,}: {1000 * _setup.percentile(recent, 50):.2f} ms", flush=True)
+    elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    n = len(latencies)
+    tenth = max(1, n // 10)
+    return {"n": n, "capped": n < len(items), "seconds": elapsed, "cpu_ms": 1000 * cpu / max(n, 1), "rate": n / elapsed, **_setup.latency_summary(latencies),
+            "first_tenth_p50_ms": 1000 * _setup.percentile(latencies[:tenth], 50),
+            "last_tenth_p50_ms": 1000 * _setup.percentile(latencies[-tenth:], 50)}
+
+
+# -- 4. the raw baseline -----------------------------------------------------------------------
+def raw_baseline(first_id: int, n: int) -> dict:
+    """Insert again, raw, the rows the service layer wrote (new numbers); time it; delete them."""
+    from django.db import connection, transaction
+
+    columns = [c for c in _setup.table_columns("cases_case") if c != "id"]
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    number_at = columns.index("number")
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT {column_list} FROM "cases_case" WHERE "id" >= %s ORDER BY "id"', [first_id])  # noqa: S608 - column names from the schema
+        rows = [list(r) for r in cursor.fetchall()][:n]
+    for i, row in enumerate(rows):
+        row[number_at] = f"RAW-{i:09d}"
+    rows = [tuple(r) for r in rows]
+    placeholders = ", ".join(["%s"] * len(columns))
+    sql = f'INSERT INTO "cases_case" ({column_list}) VALUES ({placeholders})'  # noqa: S608
+
+    start = time.perf_counter()
+    for b in range(0, len(rows), RAW_BATCH):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows[b:b + RAW_BATCH])
+    many_seconds = time.perf_counter() - start
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("""DELETE FROM "cases_case" WHERE "number" LIKE 'RAW-%%'""")
+
+    single = [tuple(f"RAW1-{i:09d}" if j == number_at else v for j, v in enumerate(row))
+              for i, row in enumerate(rows[:RAW_SINGLE_ROWS])]
+    latencies = []
+    start = time.perf_counter()
+    for row in single:
+        t0 = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, row)
+        latencies.append(time.perf_counter() - t0)
+    single_seconds = time.perf_counter() - start
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("""DELETE FROM "cases_case" WHERE "number" LIKE 'RAW1-%%'""")
+    return {"n": len(rows), "seconds": many_seconds, "rate": len(rows) / many_seconds,
+            "single_n": len(single), "single_rate": len(single) / single_seconds,
+            "single_p50_ms": 1000 * _setup.percentile(latencies, 50)}
+
+
+# -- 5. HTTP -------------------------------------------------------------------------------------
+class Server:
+    """`fengqiao runserver` on a free loopback port, debug off, plain HTTP."""
+
+    def __init__(self, env: dict[str, str], workdir: str):
+        self.port = _setup.free_port()
+        self.log = open(Path(workdir) / f"server-{self.port}.log", "w")  # noqa: SIM115
+        server_env = {**os.environ, **env}
+        self.process = subprocess.Popen(  # noqa: S603
+            [_setup.PYTHON, "-m", "fengqiao.cli", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            cwd=str(_setup.ROOT), env=server_env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.process.returncode}); see {self.log.name}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/v1/categories")
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not come up")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def _body(item: dict) -> bytes:
+    return json.dumps({"category": item["category"].code, "description": item["description"], "lon": item["lon"],
+                       "lat": item["lat"], "channel": "hotline"}, ensure_ascii=False).encode()
+
+
+class Client(threading.Thread):
+    def __init__(self, port: int, token: str, jobs, deadline: float, results: list):
+        super().__init__(daemon=True)
+        self.port, self.token, self.jobs, self.deadline, self.results = port, token, jobs, deadline, results
+        self.conn: http.client.HTTPConnection | None = None
+
+    def send(self, body: bytes, key: str) -> tuple[int, bytes, int]:
+        """(status, body, reconnects); a dropped or refused connection is retried with the same key."""
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}",
+                   "Idempotency-Key": key, "Accept-Language": "en"}
+        for attempt in range(5):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.conn.request("POST", "/api/v1/cases", body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return response.status, data, attempt
+            except (OSError, http.client.HTTPException):
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                time.sleep(0.05 * (attempt + 1))
+        return 599, b"", 5
+
+    def run(self) -> None:
+        while time.monotonic() < self.deadline:
+            try:
+                item = next(self.jobs)
+            except StopIteration:
+                break
+            key = str(uuid.uuid4())
+            body = _body(item)
+            t0 = time.perf_counter()
+            status, data, reconnects = self.send(body, key)
+            elapsed = time.perf_counter() - t0
+            number = None
+            if status == 201:
+                number = json.loads(data).get("number")
+            self.results.append((status, elapsed, reconnects, key, body, number, data[:300] if status != 201 else b""))
+        if self.conn is not None:
+            self.conn.close()
+
+
+class ActivitySampler(threading.Thread):
+    """PostgreSQL only: every 50 ms, what the server's sessions of the benchmark database are doing
+    (waiting for a row lock in which statement, running, or idle inside an open transaction while
+    the application computes)."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.dbname = url.rsplit("/", 1)[-1]
+        self.samples = 0
+        self.seen: Counter = Counter()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{_setup.PG_DSN} dbname={self.dbname}", autocommit=True) as conn:
+            while not self.stop.wait(0.05):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND state IN ('active', 'idle in transaction')").fetchall()
+                self.samples += 1
+                for state, wait_type, wait_event, query in rows:
+                    if state == "idle in transaction":
+                        what = "idle in transaction (the application computes, locks held)"
+                    elif wait_type == "Lock":
+                        what = f"waits for a lock ({wait_event}) in {_setup.statement_kind(query)}"
+                    elif wait_type:
+                        what = f"waits ({wait_type}:{wait_event}) in {_setup.statement_kind(query)}"
+                    else:
+                        what = f"runs {_setup.statement_kind(query)}"
+                    self.seen[what] += 1
+
+    def summary(self) -> list[tuple[str, float]]:
+        return [(what, count / max(self.samples, 1)) for what, count in self.seen.most_common(12)]
+
+
+class _Shared:
+    """One iterator over the inputs, shared by the client threads."""
+
+    def __init__(self, items: list):
+        self._items = iter(items)
+        self._lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            return next(self._items)
+
+
+def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict], clients: int,
+                seconds: float, url: str) -> dict:
+    from fengqiao.cases.models import Case, IdempotencyKey
+
+    server = Server(env, workdir)
+    try:
+        server.wait_ready()
+        # warm the server's threads and caches (locator, permissions): 2 requests per client, not counted
+        warm: list = []
+        warm_jobs = iter(items[:2 * clients])
+        warmers = [Client(server.port, token, warm_jobs, time.monotonic() + 60, warm) for _ in range(clients)]
+        for c in warmers:
+            c.start()
+        for c in warmers:
+            c.join()
+        jobs = _Shared(items[2 * clients:])
+        # one client alone first: the time of a request without queueing
+        serial: list = []
+        alone = Client(server.port, token, jobs, time.monotonic() + SERIAL_SECONDS, serial)
+        alone.run()
+        serial_ok = [r[1] for r in serial if r[0] == 201]
+        before = Case.objects.count()
+        keys_before = IdempotencyKey.objects.count()
+        results: list = []
+        deadline = time.monotonic() + seconds
+        workers = [Client(server.port, token, jobs, deadline, results) for _ in range(clients)]
+        sampler = ActivitySampler(url) if url.startswith("postgres") else None
+        if sampler:
+            sampler.start()
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - start
+        if sampler:
+            sampler.stop.set()
+            sampler.join()
+        created = Case.objects.count() - before
+        keys = IdempotencyKey.objects.count() - keys_before
+
+        ok = [r for r in results if r[0] == 201]
+        errors = Counter(r[0] for r in results if r[0] != 201)
+        samples = [r[6] for r in results if r[0] != 201][:3]
+        numbers = [r[5] for r in ok]
+        # retries of used keys: the same answer, nothing new written
+        retry_jobs = ok[:RETRY_CHECKS]
+        retry_client = Client(server.port, token, iter(()), 0, [])
+        same = 0
+        for _status, _t, _r, key, body, number, _d in retry_jobs:
+            status, data, _ = retry_client.send(body, key)
+            if status == 201 and json.loads(data).get("number") == number:
+                same += 1
+        if retry_client.conn is not None:
+            retry_client.conn.close()
+        after_retries = Case.objects.count() - before
+    finally:
+        server.stop()
+    latencies = [r[1] for r in ok]
+    return {
+        "requests": len(results), "ok": len(ok), "errors": dict(errors), "error_samples": [s.decode(errors="replace") for s in samples],
+        "reconnects": sum(r[2] for r in results), "seconds": elapsed, "rate": len(ok) / elapsed,
+        **_setup.latency_summary(latencies), "clients": clients,
+        "cases_in_db": created, "idempotency_keys": keys, "distinct_numbers": len(set(numbers)),
+        "retries": len(retry_jobs), "retries_same_case": same, "cases_after_retries": after_retries,
+        "sessions": sampler.summary() if sampler else [],
+        "serial": {"ok": len(serial_ok), "rate": len(serial_ok) / SERIAL_SECONDS, **_setup.latency_summary(serial_ok)},
+        "consistent": created == len(ok) == len(set(numbers)) == keys and after_retries == created
+        and same == len(retry_jobs),
+    }
+
+
+# -- what-if: the same calls with a part switched off in this process ----------------------------
+def ablation(actor, items: list[dict], rounds: int = 4) -> list[tuple[str, float, float]]:
+    """cases/s and p50 of case_report as is, with notifications muted, without the duplicate
+    search, and with both; the variants take turns in `rounds` rounds so that drift hits them alike.
+    Nothing of the package is changed: the parts are switched off by patching this process only."""
+    from contextlib import ExitStack, nullcontext
+    from unittest import mock
+
+    from fengqiao.cases.notifications import muted
+
+    def no_duplicates():
+        return mock.patch("fengqiao.cases.selectors.duplicate_candidates", lambda **kwargs: [])
+
+    def both():
+        stack = ExitStack()
+        stack.enter_context(muted())
+        stack.enter_context(no_duplicates())
+        return stack
+
+    variants = [("as is", nullcontext), ("notifications muted", muted), ("no duplicate search", no_duplicates),
+                ("both switched off", both)]
+    times: dict[str, list[float]] = {name: [] for name, _ in variants}
+    chunk = max(1, len(items) // (rounds * len(variants)))
+    position = 0
+    for _round in range(rounds):
+        for name, context in variants:
+            with context():
+                for item in items[position:position + chunk]:
+                    t0 = time.perf_counter()
+                    report(actor, item)
+                    times[name].append(time.perf_counter() - t0)
+            position += chunk
+    return [(name, len(ts) / sum(ts), 1000 * _setup.percentile(ts, 50)) for name, ts in times.items()]
+
+
+# -- profile ----------------------------------------------------------------------------------
+def profile(actor, items: list[dict]) -> str:
+    def run() -> None:
+        for item in items:
+            report(actor, item)
+
+    return _setup.profile(run)
+
+
+# -- one database ----------------------------------------------------------------------------
+def child(args) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # no collected static files: no matter
+    database = args.database
+    workdir = _setup.private_workdir(f"bench-intake-{database}-")
+    setup: dict = {}
+    with _setup.stopwatch(setup, "migrate"):
+        url, env = _setup.setup_django(database, "bench_intake", workdir)
+    if not args.with_history:
+        import fengqiao.demo.build as demo_build
+
+        demo_build.build_history = lambda **kwargs: 0
+    with _setup.stopwatch(setup, "demo"):
+        counts = _setup.build_township()
+    print(f"  database: {_setup.sqlite_version() if database == 'sqlite' else _setup.postgres_version()}")
+    print(f"  set-up: migrate {setup['migrate']:.1f} s, demo {setup['demo']:.1f} s "
+          f"({counts.get('grids')} grids, {counts.get('staff')} staff, {counts.get('cases', 0)} history cases)")
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from fengqiao.api.tokens import api_token_create
+    from fengqiao.cases.models import Case
+
+    operator = get_user_model().objects.get(username="operator")
+    n_http = args.http_cases
+    n_profile = args.profile if args.profile is not None else (PROFILE_CALLS if database == "postgres" else 0)
+    t0 = time.perf_counter()
+    items = draw_inputs(PROBE_CALLS + API_PROBE_CALLS + args.cases + n_profile + args.ablation + n_http
+                        + 2 * args.clients, seed=7)
+    print(f"  inputs drawn in {time.perf_counter() - t0:.1f} s (not timed)")
+    probe_items, rest = items[:PROBE_CALLS], items[PROBE_CALLS:]
+    api_items, rest = rest[:API_PROBE_CALLS], rest[API_PROBE_CALLS:]
+    service_items, rest = rest[:args.cases], rest[args.cases:]
+    profile_items, rest = rest[:n_profile], rest[n_profile:]
+    ablation_items, http_items = rest[:args.ablation], rest[args.ablation:]
+
+    result: dict = {"database": database, "setup": setup, "counts": counts, "load_before": os.getloadavg()}
+    print(f"\n  service layer: {len(service_items):,} x case_report")
+    first_id = (Case.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+    service = service_layer(operator, service_items, args.max_seconds)
+    result["service"] = service
+
+    print(f"\n  raw baseline: executemany of the same {service['n']:,} rows in batches of {RAW_BATCH:,}")
+    raw = raw_baseline(first_id, service["n"])
+    result["raw"] = raw
+
+    # after the timed run, so that the process caches (locator, time limits, permissions) are warm
+    result["queries"] = probe(lambda item: report(operator, item), probe_items)
+    print_probe("statements per case_report", result["queries"], len(probe_items))
+    token = api_token_create(user=operator, name="intake benchmark").plain
+    result["api_queries"] = probe(api_caller(token), api_items)
+    print_probe("statements per POST /api/v1/cases (in process, no server)", result["api_queries"], len(api_items))
+
+    if args.profile or (args.profile is None and n_profile and service["rate"] < TARGET_SERVICE):
+        print(f"\n  profile of {n_profile:,} more case_report calls (cProfile)")
+        result["profile"] = profile(operator, profile_items)
+        print(_indent(result["profile"]))
+
+    if args.ablation:
+        print(f"\n  what-if: {args.ablation:,} case_report calls, parts switched off in this process")
+        result["ablation"] = ablation(operator, ablation_items)
+        print(_indent(_setup.table([[name, f"{rate:,.0f}", f"{p50:.2f}"] for name, rate, p50 in result["ablation"]],
+                                   ["case_report", "cases/s", "p50 ms"])))
+
+    if n_http and args.http_seconds > 0:
+        connection.close()  # the server process gets the database to itself between phases
+        print(f"\n  HTTP: up to {n_http:,} creates or {args.http_seconds:.0f} s, {args.clients} clients, "
+              f"runserver (threaded)")
+        result["http"] = http_intake(token, env, workdir, http_items, args.clients, args.http_seconds, url)
+        h = result["http"]
+        print(f"    {h['ok']:,} created in {h['seconds']:.1f} s; errors {h['errors'] or 0}; "
+              f"reconnects {h['reconnects']}; consistent: {h['consistent']}")
+        for sample in h["error_samples"]:
+            print(f"    error sample: {sample}")
+        if h["sessions"]:
+            print("    PostgreSQL sessions during the run (mean number in each state, sampled every 50 ms):")
+            print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in h["sessions"]], ["session", "mean"]), "      "))
+    result["load_after"] = os.getloadavg()
+    print_database(result)
+    _setup.emit(result)
+    if args.keep or (result.get("http") and result["http"]["errors"]):
+        print(f"  kept {workdir} (server log) and the database")
+    else:
+        _setup.clean_up(database, "bench_intake", workdir)
+
+
+def _indent(text: str, by: str = "    ") -> str:
+    return "\n".join(by + line for line in text.splitlines())
+
+
+def _ok(flag: bool) -> str:
+    return "meets" if flag else "MISSES"
+
+
+def print_database(r: dict) -> None:
+    s, raw = r["service"], r["raw"]
+    rows = [
+        ["service layer (case_report)", f"{s['n']:,}", f"{s['rate']:,.0f}", f"{s['p50_ms']:.2f}", f"{s['p95_ms']:.2f}",
+         f"{s['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / s['rate']:,.0f})"],
+        ["raw executemany, 1,000 rows/commit", f"{raw['n']:,}", f"{raw['rate']:,.0f}", "", "", "1"],
+        ["raw INSERT + COMMIT per row", f"{raw['single_n']:,}", f"{raw['single_rate']:,.0f}",
+         f"{raw['single_p50_ms']:.2f}", "", f"{raw['single_rate'] / raw['rate']:.4f}"],
+    ]
+    h = r.get("http")
+    if h:
+        one = h["serial"]
+        rows.insert(1, ["HTTP POST /api/v1/cases, 1 client", f"{one['ok']:,}", f"{one['rate']:,.0f}",
+                        f"{one['p50_ms']:.1f}", f"{one['p95_ms']:.1f}",
+                        f"{one['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / max(one['rate'], 1e-9):,.0f})"])
+        rows.insert(1, [f"HTTP POST /api/v1/cases, {h['clients']} clients", f"{h['ok']:,}", f"{h['rate']:,.0f}",
+                        f"{h['p50_ms']:.1f}", f"{h['p95_ms']:.1f}",
+                        f"{h['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / h['rate']:,.0f})"])
+    print(f"\n  == {r['database']} ==")
+    print(_indent(_setup.table(rows, ["path", "cases", "cases/s", "p50 ms", "p95 ms", "ratio to raw executemany"])))
+    print(f"    load average (1 min) before {r['load_before'][0]:.1f}, after {r['load_after'][0]:.1f}"
+          + ("; the service layer stopped at --max-seconds" if s["capped"] else ""))
+    print(f"    statements per case_report: {r['queries']['queries_per_call']:.1f}, per POST /api/v1/cases: "
+          f"{r['api_queries']['queries_per_call']:.1f}; CPU of this process per case_report: {s['cpu_ms']:.2f} ms")
+    print(f"    service p50 over the first tenth of the run {s['first_tenth_p50_ms']:.2f} ms, "
+          f"over the last tenth {s['last_tenth_p50_ms']:.2f} ms")
+    if h:
+        print(f"    HTTP: {h['requests']:,} requests, {h['ok']:,} created, non-2xx {sum(h['errors'].values()) if h['errors'] else 0}, "
+              f"cases in the database {h['cases_in_db']:,}, idempotency keys {h['idempotency_keys']:,}, "
+              f"{h['retries_same_case']}/{h['retries']} retries answered with the same case "
+              f"-> {'no loss, no duplicates' if h['consistent'] else 'INCONSISTENT'}")
+    if r["database"] == "postgres":
+        print(f"    target service >= {TARGET_SERVICE:,.0f}/s: {_ok(s['rate'] >= TARGET_SERVICE)}"
+              + (f"; target HTTP >= {TARGET_HTTP:.0f}/s with p95 < {TARGET_HTTP_P95_MS:.0f} ms: "
+                 f"{_ok(h['rate'] >= TARGET_HTTP and h['p95_ms'] < TARGET_HTTP_P95_MS)}" if h else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--cases", type=int, default=100_000, help="service-layer creates (default 100,000)")
+    parser.add_argument("--max-seconds", type=float, default=150,
+                        help="the service-layer phase stops after this long (0: no limit)")
+    parser.add_argument("--http-cases", type=int, default=None, help="HTTP creates at most (default: --cases)")
+    parser.add_argument("--http-seconds", type=float, default=60, help="HTTP phase stops after this long")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--profile", type=int, default=None,
+                        help="case_report calls to profile (default: 2,000 on PostgreSQL when it misses the target)")
+    parser.add_argument("--ablation", type=int, default=0,
+                        help="case_report calls to run with notifications muted / without the duplicate search")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and the database")
+    parser.add_argument("--with-history", action="store_true", help="build the demo's year of history too")
+    parser.add_argument("--quick", action="store_true", help="2,000 cases, 20 s of HTTP")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick:
+        args.cases = min(args.cases, 2000)
+        args.http_seconds = min(args.http_seconds, 20)
+    if args.http_cases is None:
+        args.http_cases = args.cases
+    if args.child:
+        child(args)
+        return
+
+    print(f"Case intake benchmark on {_setup.machine()}")
+    databases = list(_setup.DATABASES) if args.database == "both" else [args.database]
+    argv = ["--cases", str(args.cases), "--http-cases", str(args.http_cases), "--http-seconds", str(args.http_seconds),
+            "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else [])
+    results = []
+    for database in databases:
+        extra = ["--profile", str(args.profile)] if args.profile is not None else []
+        found = _setup.run_children(Path(__file__), [database], argv + extra)
+        results += found
+    summary(results)
+
+
+def summary(results: list[dict]) -> None:
+    if not results:
+        return
+    print("\n=== summary ===")
+    rows = []
+    for r in results:
+        s, raw, h = r["service"], r["raw"], r.get("http")
+        rows.append([r["database"], f"{s['rate']:,.0f}", f"{s['p50_ms']:.2f}/{s['p95_ms']:.2f}",
+                     f"{r['queries']['queries_per_call']:.1f}", f"{raw['rate']:,.0f}", f"1/{raw['rate'] / s['rate']:,.0f}",
+                     f"{h['rate']:,.0f}" if h else "-", f"{h['p50_ms']:.1f}/{h['p95_ms']:.1f}" if h else "-",
+                     ("ok" if h["consistent"] else "FAIL") if h else "-"])
+    print(_setup.table(rows, ["database", "service/s", "p50/p95 ms", "queries", "raw rows/s", "service:raw",
+                              "HTTP/s", "HTTP p50/p95 ms", "HTTP no loss/dup"]))
+
+
+if __name__ == "__main__":
+    main()
