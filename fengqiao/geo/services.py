@@ -135,7 +135,8 @@ def _write_regions(rows: list[RegionRow], counts: WriteCounts) -> dict[str, Regi
     for row in rows:
         by_length.setdefault(len(row.code), []).append(row)
     for length in sorted(by_length):
-        create, update = [], []
+        create: list[Region] = []
+        update: list[Region] = []
         for row in by_length[length]:
             parent = known.get(row.parent_code) if row.parent_code else None
             if row.parent_code and parent is None:
@@ -148,18 +149,7 @@ def _write_regions(rows: list[RegionRow], counts: WriteCounts) -> dict[str, Regi
             }
             if row.name_en is not None:
                 values["name_en"] = row.name_en[:100]
-            region = known.get(row.code)
-            if region is None:
-                region = Region(code=row.code, **values)
-                create.append(region)
-            elif _differs(region, values):
-                for name, value in values.items():
-                    setattr(region, name, value)
-                region.updated_at = now
-                update.append(region)
-            else:
-                counts.unchanged += 1
-            known[row.code] = region
+            known[row.code] = _stage(Region, known.get(row.code), row.code, values, create, update, counts, now)
         if create:
             Region.objects.bulk_create(create, batch_size=BATCH_SIZE)
             counts.created += len(create)
@@ -167,6 +157,22 @@ def _write_regions(rows: list[RegionRow], counts: WriteCounts) -> dict[str, Regi
             Region.objects.bulk_update(update, [*REGION_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
             counts.updated += len(update)
     return known
+
+
+def _stage(model, existing, code: str, values: dict, create: list, update: list, counts, now):
+    """Queue a new row for creation, a changed one for update, or count it unchanged; return it."""
+    if existing is None:
+        row = model(code=code, **values)
+        create.append(row)
+        return row
+    if _differs(existing, values):
+        for name, value in values.items():
+            setattr(existing, name, value)
+        existing.updated_at = now
+        update.append(existing)
+    else:
+        counts.unchanged += 1
+    return existing
 
 
 def _differs(obj: models.Model, values: dict) -> bool:
@@ -191,7 +197,8 @@ def _write_grids(rows: list[GridRow], regions: dict[str, Region], counts: WriteC
     now = clock.now()
     bar = tqdm(total=len(rows), desc=_("writing"), unit="grid", disable=not progress, file=sys.stderr, leave=False)
     for micro in (False, True):  # grids before micro-grids, which point at them
-        create, update = [], []
+        create: list[Grid] = []
+        update: list[Grid] = []
         for row in rows:
             if (row.parent_code is not None) != micro:
                 continue
@@ -207,18 +214,7 @@ def _write_grids(rows: list[GridRow], regions: dict[str, Region], counts: WriteC
             }
             if row.households is not None:
                 values["households"] = row.households
-            grid = known.get(row.code)
-            if grid is None:
-                grid = Grid(code=row.code, **values)
-                create.append(grid)
-            elif _differs(grid, values):
-                for name, value in values.items():
-                    setattr(grid, name, value)
-                grid.updated_at = now
-                update.append(grid)
-            else:
-                counts.unchanged += 1
-            known[row.code] = grid
+            known[row.code] = _stage(Grid, known.get(row.code), row.code, values, create, update, counts, now)
         for start in range(0, len(create), BATCH_SIZE):
             Grid.objects.bulk_create(create[start:start + BATCH_SIZE])
             bar.update(len(create[start:start + BATCH_SIZE]))
