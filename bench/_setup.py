@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import Counter
@@ -241,6 +242,8 @@ def statement_kind(sql: str) -> str:
     if verb.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")):
         return verb
     found = (_TABLE_AFTER_FROM if verb == "SELECT" else _TABLE_AFTER_VERB).search(sql)
+    if found is None and len(sql) >= 1000:
+        return f"{verb.split()[0]} (a long column list; the server's copy of the text stops before FROM)"
     return f"{verb.split()[0]} {found.group(1) if found else '?'}"
 
 
@@ -301,3 +304,70 @@ def profile(function, top: int = 30) -> str:
     text = re.sub(r"/\S*/site-packages/", "", out.getvalue())
     text = re.sub(r"/\S*/lib/python3\.\d+/", "", text)
     return text.replace(str(ROOT) + "/", "")
+
+
+# -- PostgreSQL's view of a run ---------------------------------------------------------------------
+class ActivitySampler(threading.Thread):
+    """PostgreSQL only: every 50 ms, what the server's sessions of the benchmark database are doing
+    (waiting for a row lock in which statement, running, or idle inside an open transaction while
+    the application computes)."""
+
+    def __init__(self, url: str, states: tuple[str, ...] = ("active", "idle in transaction")):
+        super().__init__(daemon=True)
+        self.states = states
+        self.dbname = url.rsplit("/", 1)[-1]
+        self.samples = 0
+        self.seen: Counter = Counter()
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{PG_DSN} dbname={self.dbname}", autocommit=True) as conn:
+            while not self.stop.wait(0.05):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend' AND state = ANY(%s)", [list(self.states)]).fetchall()
+                self.samples += 1
+                for state, wait_type, wait_event, query in rows:
+                    if state == "idle in transaction":
+                        what = "idle in transaction (the application computes, locks held)"
+                    elif state == "idle":
+                        what = "idle between transactions (the application computes)"
+                    elif wait_type == "Lock":
+                        what = f"waits for a lock ({wait_event}) in {statement_kind(query)}"
+                    elif wait_type:
+                        what = f"waits ({wait_type}:{wait_event}) in {statement_kind(query)}"
+                    else:
+                        what = f"runs {statement_kind(query)}"
+                    self.seen[what] += 1
+
+    def summary(self) -> list[tuple[str, float]]:
+        return [(what, count / max(self.samples, 1)) for what, count in self.seen.most_common(12)]
+
+
+class ServerCounters:
+    """PostgreSQL only: WAL written and blocks read outside shared buffers between two points."""
+
+    def __init__(self) -> None:
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+            cursor.execute("SELECT pg_current_wal_lsn(), blks_read, blks_hit FROM pg_stat_database "
+                           "WHERE datname = current_database()")
+            return cursor.fetchone()
+
+    def delta(self) -> dict:
+        from django.db import connection
+
+        lsn, read, hit = self._read()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_wal_lsn_diff(%s, %s)", [lsn, self.start[0]])
+            wal = float(cursor.fetchone()[0])
+        return {"wal_mb": wal / 1e6, "blocks_read": read - self.start[1], "blocks_hit": hit - self.start[2]}

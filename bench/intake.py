@@ -102,7 +102,7 @@ def report(actor, item: dict):
                        lon=item["lon"], lat=item["lat"])
 
 
-# -- 2. queries per call -------------------------------------------------------------------------
+# -- statements per call ---------------------------------------------------------------------
 def probe(call, items: list[dict]) -> dict:
     """Run `call(item)` for each item with every SQL statement recorded (transaction control
     included); statements per call, by the function of the package that issued them."""
@@ -137,7 +137,7 @@ def print_probe(title: str, queries: dict, calls: int) -> None:
     print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in queries["origins"]], ["issued by", "per call"])))
 
 
-# -- 3. the service layer ----------------------------------------------------------------------
+# -- the service layer -----------------------------------------------------------------------
 def service_layer(actor, items: list[dict], max_seconds: float) -> dict:
     latencies = []
     n = len(items)
@@ -165,7 +165,7 @@ def service_layer(actor, items: list[dict], max_seconds: float) -> dict:
             "last_tenth_p50_ms": 1000 * _setup.percentile(latencies[-tenth:], 50)}
 
 
-# -- 4. the raw baseline -----------------------------------------------------------------------
+# -- the raw baseline ------------------------------------------------------------------------
 def raw_baseline(first_id: int, n: int) -> dict:
     """Insert again, raw, the rows the service layer wrote (new numbers); time it; delete them."""
     from django.db import connection, transaction
@@ -207,7 +207,7 @@ def raw_baseline(first_id: int, n: int) -> dict:
             "single_p50_ms": 1000 * _setup.percentile(latencies, 50)}
 
 
-# -- 5. HTTP -------------------------------------------------------------------------------------
+# -- HTTP ------------------------------------------------------------------------------------
 class Server:
     """`fengqiao runserver` on a free loopback port, debug off, plain HTTP."""
 
@@ -296,43 +296,6 @@ class Client(threading.Thread):
             self.conn.close()
 
 
-class ActivitySampler(threading.Thread):
-    """PostgreSQL only: every 50 ms, what the server's sessions of the benchmark database are doing
-    (waiting for a row lock in which statement, running, or idle inside an open transaction while
-    the application computes)."""
-
-    def __init__(self, url: str):
-        super().__init__(daemon=True)
-        self.dbname = url.rsplit("/", 1)[-1]
-        self.samples = 0
-        self.seen: Counter = Counter()
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        import psycopg
-
-        with psycopg.connect(f"{_setup.PG_DSN} dbname={self.dbname}", autocommit=True) as conn:
-            while not self.stop.wait(0.05):
-                rows = conn.execute(
-                    "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-                    "AND state IN ('active', 'idle in transaction')").fetchall()
-                self.samples += 1
-                for state, wait_type, wait_event, query in rows:
-                    if state == "idle in transaction":
-                        what = "idle in transaction (the application computes, locks held)"
-                    elif wait_type == "Lock":
-                        what = f"waits for a lock ({wait_event}) in {_setup.statement_kind(query)}"
-                    elif wait_type:
-                        what = f"waits ({wait_type}:{wait_event}) in {_setup.statement_kind(query)}"
-                    else:
-                        what = f"runs {_setup.statement_kind(query)}"
-                    self.seen[what] += 1
-
-    def summary(self) -> list[tuple[str, float]]:
-        return [(what, count / max(self.samples, 1)) for what, count in self.seen.most_common(12)]
-
-
 class _Shared:
     """One iterator over the inputs, shared by the client threads."""
 
@@ -374,7 +337,7 @@ def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict]
         results: list = []
         deadline = time.monotonic() + seconds
         workers = [Client(server.port, token, jobs, deadline, results) for _ in range(clients)]
-        sampler = ActivitySampler(url) if url.startswith("postgres") else None
+        sampler = _setup.ActivitySampler(url) if url.startswith("postgres") else None
         if sampler:
             sampler.start()
         start = time.perf_counter()

@@ -205,18 +205,33 @@ def median_time(function, times: int = 5) -> tuple[float, object]:
     return statistics.median(seconds), result
 
 
-def measure(rows: Rows, due: int, repeat: int) -> dict:
+def measure(rows: Rows, due: int, repeat: int, url: str) -> dict:
+    from django.db import connection
+
     from fengqiao.cases.services import sweep_deadlines
 
     finds, sweeps, cpus, idles, reports = [], [], [], [], []
+    server: list[dict] = []
+    sessions: dict[str, float] = {}
     for _ in range(repeat):
         reset_due(rows, due)
         find_seconds, found = median_time(find_due)
         assert len(found) == due, f"expected {due} due cases, the query found {len(found)}"
+        postgres = connection.vendor == "postgresql"
+        if postgres:
+            counters = _setup.ServerCounters()
+            sampler = _setup.ActivitySampler(url, states=("active", "idle in transaction", "idle"))
+            sampler.start()
         t0, c0 = time.perf_counter(), time.process_time()
         report = sweep_deadlines(limit=1000)
         sweeps.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
+        if postgres:
+            sampler.stop.set()
+            sampler.join()
+            server.append(counters.delta())
+            for what, share in sampler.summary():
+                sessions[what] = sessions.get(what, 0.0) + share / repeat
         idle_seconds, idle = median_time(lambda: sweep_deadlines(limit=1000))
         assert idle.looked_at == 0, "a second sweep found work: the sweep is not idempotent"
         finds.append(find_seconds)
@@ -233,6 +248,8 @@ def measure(rows: Rows, due: int, repeat: int) -> dict:
         "sweep_min_ms": 1000 * min(sweeps), "sweep_cpu_ms": 1000 * statistics.median(cpus),
         "looked_at": last.looked_at, "warned": last.warned, "overdue": last.overdue, "escalated": last.escalated,
         "statements_per_case": sum(statements.values()) / looked,
+        "server": {k: statistics.median(d[k] for d in server) for k in server[0]} if server else {},
+        "sessions": sorted(sessions.items(), key=lambda kv: -kv[1]),
         "statements": [(k, v / looked) for k, v in statements.most_common(25)],
     }
 
@@ -243,7 +260,7 @@ def child(args) -> None:
     workdir = _setup.private_workdir(f"bench-sweep-{database}-")
     setup: dict = {}
     with _setup.stopwatch(setup, "migrate"):
-        _setup.setup_django(database, "bench_sweep", workdir)
+        url, _env = _setup.setup_django(database, "bench_sweep", workdir)
     import fengqiao.demo.build as demo_build
 
     demo_build.build_history = lambda **kwargs: 0
@@ -269,13 +286,18 @@ def child(args) -> None:
         analyse_seconds = time.perf_counter() - t0
         print(f"\n  {size:,} open cases ({args.due:,} due): inserted {added:,} rows in {insert_seconds:.1f} s "
               f"({added / max(insert_seconds, 1e-9):,.0f} rows/s), statistics {analyse_seconds:.1f} s", flush=True)
-        m = measure(rows, args.due, args.repeat)
+        m = measure(rows, args.due, args.repeat, url)
         m.update(size=size, insert_seconds=insert_seconds, inserted=added, analyse_seconds=analyse_seconds)
         result["sizes"].append(m)
         print(f"    find due {m['find_ms']:.2f} ms; sweep {m['sweep_ms']:.0f} ms, CPU {m['sweep_cpu_ms']:.0f} ms (runs: "
               f"{', '.join(f'{s:.0f}' for s in m['sweep_runs_ms'])}); second sweep {m['idle_ms']:.2f} ms; "
               f"looked at {m['looked_at']}, warned {m['warned']}, overdue {m['overdue']}, escalated {m['escalated']}",
               flush=True)
+        if m["server"]:
+            print(f"    PostgreSQL per sweep: {m['server']['wal_mb']:.1f} MB of WAL, {m['server']['blocks_read']:,.0f} "
+                  f"blocks read outside shared buffers, {m['server']['blocks_hit']:,.0f} hit; the sweeping session "
+                  "(share of samples every 50 ms):")
+            print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in m["sessions"]], ["session", "share"]), "      "))
     result["plan"] = plan()
     if args.profile:
         from fengqiao.cases.services import sweep_deadlines
@@ -313,6 +335,10 @@ def print_database(r: dict) -> None:
                                       "2nd ratio", "sweep:find", "ms per due case"])))
     print("    sweep ms: median wall time of the runs; min ms: the fastest run; CPU ms: CPU time of this process\n"
           "    (median; on PostgreSQL the server's CPU is not in it); ratios: against the first size")
+    if sizes[0]["server"]:
+        print("    PostgreSQL per sweep: " + "; ".join(
+            f"{m['size']:,}: {m['server']['wal_mb']:.1f} MB WAL, {m['server']['blocks_read']:,.0f} blocks read"
+            for m in sizes))
     last = sizes[-1]
     print(f"    load average (1 min) before {r['load_before'][0]:.1f}, after {r['load_after'][0]:.1f}")
     print(f"    statements per swept case: {last['statements_per_case']:.1f}")
