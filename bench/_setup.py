@@ -308,7 +308,7 @@ def profile(function, top: int = 30) -> str:
 
 # -- PostgreSQL's view of a run ---------------------------------------------------------------------
 class ActivitySampler(threading.Thread):
-    """PostgreSQL only: every 50 ms, what the server's sessions of the benchmark database are doing
+    """PostgreSQL only: every 50 ms, what the server's connections (backends) of the benchmark database are doing
     (waiting for a row lock in which statement, running, or idle inside an open transaction while
     the application computes)."""
 

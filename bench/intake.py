@@ -17,14 +17,16 @@ PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
    the floor of one transaction per case;
 4. statements: 200 more `case_report` calls and 100 POST /api/v1/cases through Django's test
    client (in process) with every SQL statement recorded, by the function of the package that
-   issued it (statements per call);
+   issued it (statements per call); before them 300 timed POSTs through the test client: the
+   cost of the API without a server and a network;
 5. HTTP: a server process (`fengqiao runserver --noreload`, threaded; no production WSGI server is
    installed) on 127.0.0.1, an API token for the demo operator, C client threads on keep-alive
    connections POSTing /api/v1/cases with an Idempotency-Key each, until --http-cases requests or
    --http-seconds have passed (after 10 s of one client alone: the time of a request without
    queueing); a refused connection is retried with the same key. Then: cases in the database ==
    successful creates, and 50 retries with used keys create nothing new. On PostgreSQL the
-   server's sessions are sampled meanwhile (running, waiting for a lock, idle in transaction).
+   server's connections are sampled meanwhile (running, waiting for a lock, idle in transaction).
+   With --nodelay the server's connections set TCP_NODELAY, as production servers do.
 
 Targets (issue, 2-core machine, PostgreSQL): service layer >= 1,000 cases/s; HTTP >= 300
 creates/s with p95 < 100 ms. With --profile N (automatic when the PostgreSQL service layer misses
@@ -55,6 +57,7 @@ TARGET_HTTP = 300.0  # creates/s, PostgreSQL
 TARGET_HTTP_P95_MS = 100.0
 PROBE_CALLS = 200
 API_PROBE_CALLS = 100
+API_TIMED_CALLS = 300
 PROFILE_CALLS = 2000
 RAW_BATCH = 1000
 RAW_SINGLE_ROWS = 2000
@@ -211,12 +214,13 @@ def raw_baseline(first_id: int, n: int) -> dict:
 class Server:
     """`fengqiao runserver` on a free loopback port, debug off, plain HTTP."""
 
-    def __init__(self, env: dict[str, str], workdir: str):
+    def __init__(self, env: dict[str, str], workdir: str, nodelay: bool = False):
         self.port = _setup.free_port()
         self.log = open(Path(workdir) / f"server-{self.port}.log", "w")  # noqa: SIM115
         server_env = {**os.environ, **env}
+        command = ([_setup.PYTHON, __file__, "--serve-nodelay"] if nodelay else [_setup.PYTHON, "-m", "fengqiao.cli"])
         self.process = subprocess.Popen(  # noqa: S603
-            [_setup.PYTHON, "-m", "fengqiao.cli", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            [*command, "runserver", f"127.0.0.1:{self.port}", "--noreload"],
             cwd=str(_setup.ROOT), env=server_env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -312,10 +316,10 @@ class _Shared:
 
 
 def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict], clients: int,
-                seconds: float, url: str) -> dict:
+                seconds: float, url: str, nodelay: bool) -> dict:
     from fengqiao.cases.models import Case, IdempotencyKey
 
-    server = Server(env, workdir)
+    server = Server(env, workdir, nodelay)
     try:
         server.wait_ready()
         # warm the server's threads and caches (locator, permissions): 2 requests per client, not counted
@@ -326,10 +330,12 @@ def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict]
             c.start()
         for c in warmers:
             c.join()
-        jobs = _Shared(items[2 * clients:])
-        # one client alone first: the time of a request without queueing
+        rest = items[2 * clients:]
+        alone_items, rest = rest[:max(1, len(rest) // 5)], rest[max(1, len(rest) // 5):]
+        jobs = _Shared(rest)
+        # one client alone first (at most a fifth of the inputs): the time of a request without queueing
         serial: list = []
-        alone = Client(server.port, token, jobs, time.monotonic() + SERIAL_SECONDS, serial)
+        alone = Client(server.port, token, iter(alone_items), time.monotonic() + SERIAL_SECONDS, serial)
         alone.run()
         serial_ok = [r[1] for r in serial if r[0] == 201]
         before = Case.objects.count()
@@ -372,12 +378,13 @@ def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict]
     latencies = [r[1] for r in ok]
     return {
         "requests": len(results), "ok": len(ok), "errors": dict(errors), "error_samples": [s.decode(errors="replace") for s in samples],
-        "reconnects": sum(r[2] for r in results), "seconds": elapsed, "rate": len(ok) / elapsed,
+        "reconnects": sum(r[2] for r in results), "seconds": elapsed, "rate": len(ok) / max(elapsed, 1e-9),
         **_setup.latency_summary(latencies), "clients": clients,
         "cases_in_db": created, "idempotency_keys": keys, "distinct_numbers": len(set(numbers)),
         "retries": len(retry_jobs), "retries_same_case": same, "cases_after_retries": after_retries,
-        "sessions": sampler.summary() if sampler else [],
-        "serial": {"ok": len(serial_ok), "rate": len(serial_ok) / SERIAL_SECONDS, **_setup.latency_summary(serial_ok)},
+        "backends": sampler.summary() if sampler else [], "nodelay": nodelay,
+        "serial": {"ok": len(serial_ok), "rate": len(serial_ok) / max(sum(r[1] for r in serial), 1e-9),
+                   **_setup.latency_summary(serial_ok)},
         "consistent": created == len(ok) == len(set(numbers)) == keys and after_retries == created
         and same == len(retry_jobs),
     }
@@ -457,11 +464,12 @@ def child(args) -> None:
     n_http = args.http_cases
     n_profile = args.profile if args.profile is not None else (PROFILE_CALLS if database == "postgres" else 0)
     t0 = time.perf_counter()
-    items = draw_inputs(PROBE_CALLS + API_PROBE_CALLS + args.cases + n_profile + args.ablation + n_http
+    items = draw_inputs(PROBE_CALLS + API_PROBE_CALLS + API_TIMED_CALLS + args.cases + n_profile + args.ablation + n_http
                         + 2 * args.clients, seed=7)
     print(f"  inputs drawn in {time.perf_counter() - t0:.1f} s (not timed)")
     probe_items, rest = items[:PROBE_CALLS], items[PROBE_CALLS:]
     api_items, rest = rest[:API_PROBE_CALLS], rest[API_PROBE_CALLS:]
+    api_timed_items, rest = rest[:API_TIMED_CALLS], rest[API_TIMED_CALLS:]
     service_items, rest = rest[:args.cases], rest[args.cases:]
     profile_items, rest = rest[:n_profile], rest[n_profile:]
     ablation_items, http_items = rest[:args.ablation], rest[args.ablation:]
@@ -480,7 +488,15 @@ def child(args) -> None:
     result["queries"] = probe(lambda item: report(operator, item), probe_items)
     print_probe("statements per case_report", result["queries"], len(probe_items))
     token = api_token_create(user=operator, name="intake benchmark").plain
-    result["api_queries"] = probe(api_caller(token), api_items)
+    call_api = api_caller(token)
+    latencies = []
+    for item in api_timed_items:
+        t0 = time.perf_counter()
+        call_api(item)
+        latencies.append(time.perf_counter() - t0)
+    result["api_in_process"] = {"n": len(latencies), "rate": len(latencies) / sum(latencies),
+                                **_setup.latency_summary(latencies)}
+    result["api_queries"] = probe(call_api, api_items)
     print_probe("statements per POST /api/v1/cases (in process, no server)", result["api_queries"], len(api_items))
 
     if args.profile or (args.profile is None and n_profile and service["rate"] < TARGET_SERVICE):
@@ -497,16 +513,17 @@ def child(args) -> None:
     if n_http and args.http_seconds > 0:
         connection.close()  # the server process gets the database to itself between phases
         print(f"\n  HTTP: up to {n_http:,} creates or {args.http_seconds:.0f} s, {args.clients} clients, "
-              f"runserver (threaded)")
-        result["http"] = http_intake(token, env, workdir, http_items, args.clients, args.http_seconds, url)
+              f"runserver (threaded{', TCP_NODELAY' if args.nodelay else ''})")
+        result["http"] = http_intake(token, env, workdir, http_items, args.clients, args.http_seconds, url,
+                                     args.nodelay)
         h = result["http"]
         print(f"    {h['ok']:,} created in {h['seconds']:.1f} s; errors {h['errors'] or 0}; "
               f"reconnects {h['reconnects']}; consistent: {h['consistent']}")
         for sample in h["error_samples"]:
             print(f"    error sample: {sample}")
-        if h["sessions"]:
-            print("    PostgreSQL sessions during the run (mean number in each state, sampled every 50 ms):")
-            print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in h["sessions"]], ["session", "mean"]), "      "))
+        if h["backends"]:
+            print("    PostgreSQL connections during the run (mean number in each state, sampled every 50 ms):")
+            print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in h["backends"]], ["connection", "mean"]), "      "))
     result["load_after"] = os.getloadavg()
     print_database(result)
     _setup.emit(result)
@@ -533,15 +550,19 @@ def print_database(r: dict) -> None:
         ["raw INSERT + COMMIT per row", f"{raw['single_n']:,}", f"{raw['single_rate']:,.0f}",
          f"{raw['single_p50_ms']:.2f}", "", f"{raw['single_rate'] / raw['rate']:.4f}"],
     ]
+    a = r["api_in_process"]
+    rows.insert(1, ["POST /api/v1/cases in process, no server", f"{a['n']:,}", f"{a['rate']:,.0f}", f"{a['p50_ms']:.1f}",
+                    f"{a['p95_ms']:.1f}", f"{a['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / a['rate']:,.0f})"])
     h = r.get("http")
     if h:
         one = h["serial"]
-        rows.insert(1, ["HTTP POST /api/v1/cases, 1 client", f"{one['ok']:,}", f"{one['rate']:,.0f}",
+        server = "runserver, TCP_NODELAY" if h["nodelay"] else "runserver"
+        rows.insert(1, [f"HTTP POST /api/v1/cases, 1 client ({server})", f"{one['ok']:,}", f"{one['rate']:,.0f}",
                         f"{one['p50_ms']:.1f}", f"{one['p95_ms']:.1f}",
                         f"{one['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / max(one['rate'], 1e-9):,.0f})"])
-        rows.insert(1, [f"HTTP POST /api/v1/cases, {h['clients']} clients", f"{h['ok']:,}", f"{h['rate']:,.0f}",
+        rows.insert(1, [f"HTTP POST /api/v1/cases, {h['clients']} clients ({server})", f"{h['ok']:,}", f"{h['rate']:,.0f}",
                         f"{h['p50_ms']:.1f}", f"{h['p95_ms']:.1f}",
-                        f"{h['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / h['rate']:,.0f})"])
+                        f"{h['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / max(h['rate'], 1e-9):,.0f})"])
     print(f"\n  == {r['database']} ==")
     print(_indent(_setup.table(rows, ["path", "cases", "cases/s", "p50 ms", "p95 ms", "ratio to raw executemany"])))
     print(f"    load average (1 min) before {r['load_before'][0]:.1f}, after {r['load_after'][0]:.1f}"
@@ -561,7 +582,31 @@ def print_database(r: dict) -> None:
                  f"{_ok(h['rate'] >= TARGET_HTTP and h['p95_ms'] < TARGET_HTTP_P95_MS)}" if h else ""))
 
 
+def serve_nodelay(argv: list[str]) -> None:
+    """`fengqiao runserver` whose connections set TCP_NODELAY, as production WSGI servers do: the
+    development server writes a response's headers and body in two sends, and without it the
+    body waits for the client's delayed ACK (about 40 ms on Linux)."""
+    import socket
+
+    sys.path.insert(0, str(_setup.ROOT))
+    from django.core.servers import basehttp
+
+    from fengqiao.cli import main as fengqiao
+
+    setup = basehttp.WSGIRequestHandler.setup
+
+    def setup_nodelay(self) -> None:
+        setup(self)
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    basehttp.WSGIRequestHandler.setup = setup_nodelay
+    fengqiao(argv)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--serve-nodelay"]:
+        serve_nodelay(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--cases", type=int, default=100_000, help="service-layer creates (default 100,000)")
@@ -570,6 +615,8 @@ def main() -> None:
     parser.add_argument("--http-cases", type=int, default=None, help="HTTP creates at most (default: --cases)")
     parser.add_argument("--http-seconds", type=float, default=60, help="HTTP phase stops after this long")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--nodelay", action="store_true",
+                        help="serve with TCP_NODELAY on the server's connections (as gunicorn does)")
     parser.add_argument("--profile", type=int, default=None,
                         help="case_report calls to profile (default: 2,000 on PostgreSQL when it misses the target)")
     parser.add_argument("--ablation", type=int, default=0,
@@ -591,7 +638,7 @@ def main() -> None:
     print(f"Case intake benchmark on {_setup.machine()}")
     databases = list(_setup.DATABASES) if args.database == "both" else [args.database]
     argv = ["--cases", str(args.cases), "--http-cases", str(args.http_cases), "--http-seconds", str(args.http_seconds),
-            "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else [])
+            "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else []) + (["--nodelay"] if args.nodelay else [])
     results = []
     for database in databases:
         extra = ["--profile", str(args.profile)] if args.profile is not None else []

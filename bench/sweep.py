@@ -212,7 +212,7 @@ def measure(rows: Rows, due: int, repeat: int, url: str) -> dict:
 
     finds, sweeps, cpus, idles, reports = [], [], [], [], []
     server: list[dict] = []
-    sessions: dict[str, float] = {}
+    backends: dict[str, float] = {}
     for _ in range(repeat):
         reset_due(rows, due)
         find_seconds, found = median_time(find_due)
@@ -231,7 +231,7 @@ def measure(rows: Rows, due: int, repeat: int, url: str) -> dict:
             sampler.join()
             server.append(counters.delta())
             for what, share in sampler.summary():
-                sessions[what] = sessions.get(what, 0.0) + share / repeat
+                backends[what] = backends.get(what, 0.0) + share / repeat
         idle_seconds, idle = median_time(lambda: sweep_deadlines(limit=1000))
         assert idle.looked_at == 0, "a second sweep found work: the sweep is not idempotent"
         finds.append(find_seconds)
@@ -249,7 +249,7 @@ def measure(rows: Rows, due: int, repeat: int, url: str) -> dict:
         "looked_at": last.looked_at, "warned": last.warned, "overdue": last.overdue, "escalated": last.escalated,
         "statements_per_case": sum(statements.values()) / looked,
         "server": {k: statistics.median(d[k] for d in server) for k in server[0]} if server else {},
-        "sessions": sorted(sessions.items(), key=lambda kv: -kv[1]),
+        "backends": sorted(backends.items(), key=lambda kv: -kv[1]),
         "statements": [(k, v / looked) for k, v in statements.most_common(25)],
     }
 
@@ -295,9 +295,9 @@ def child(args) -> None:
               flush=True)
         if m["server"]:
             print(f"    PostgreSQL per sweep: {m['server']['wal_mb']:.1f} MB of WAL, {m['server']['blocks_read']:,.0f} "
-                  f"blocks read outside shared buffers, {m['server']['blocks_hit']:,.0f} hit; the sweeping session "
+                  f"blocks read outside shared buffers, {m['server']['blocks_hit']:,.0f} hit; the sweep's connection "
                   "(share of samples every 50 ms):")
-            print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in m["sessions"]], ["session", "share"]), "      "))
+            print(_indent(_setup.table([[k, f"{v:.2f}"] for k, v in m["backends"]], ["connection", "share"]), "      "))
     result["plan"] = plan()
     if args.profile:
         from fengqiao.cases.services import sweep_deadlines
