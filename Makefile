@@ -33,7 +33,8 @@ TYPED := $(wildcard fengqiao/*/services.py fengqiao/*/services fengqiao/*/select
 typecheck: $(STAMP)
 	$(BIN)/mypy $(TYPED)
 
-## messages: refresh and compile the Chinese catalogue (needs GNU gettext; English is the source language)
+## messages: refresh and compile the Chinese catalogues (needs GNU gettext; English is the source language).
+## An app with a locale/ folder of its own keeps its messages there; the rest go to fengqiao/locale.
 messages: $(STAMP)
 	cd fengqiao && ../$(BIN)/django-admin makemessages -l zh_Hans --ignore 'migrations/*' --ignore 'demo/*' --no-obsolete \
 		&& ../$(BIN)/django-admin compilemessages -l zh_Hans

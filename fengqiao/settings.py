@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "fengqiao.cases",
     "fengqiao.notify",
     "fengqiao.inspections",
+    "fengqiao.mediation",
+    "fengqiao.portal",
+    "fengqiao.affairs",
     "fengqiao.web",
 ]
 
@@ -186,6 +189,7 @@ DEADLINE_WARN_FRACTION = float(env("DEADLINE_WARN_FRACTION", "0.8"))
 DEADLINE_ESCALATE_AFTER = float(env("DEADLINE_ESCALATE_AFTER", "8"))  # working hours overdue
 # Idempotent sweeps run by `fengqiao periodic` (started by `fengqiao run`) every interval.
 PERIODIC_INTERVAL_SECONDS = float(env("PERIODIC_INTERVAL_SECONDS", "60"))
+# apps add their own through `periodic_jobs` on their AppConfig
 PERIODIC_JOBS = ["fengqiao.cases.services.sweep_deadlines", "fengqiao.notify.services.deliver_due"]
 
 # Safe defaults when debug is off: secure cookies, HSTS, no sniffing. A deployment behind a

@@ -10,6 +10,9 @@ urlpatterns = [
     path("api/v1/", api.urls),
     # the language comes from the user's choice (cookie) or the browser (Accept-Language), not the URL
     path("admin/", admin.site.urls),
+    path("portal/", include("fengqiao.portal.urls")),  # the residents' pages
+    path("affairs/", include("fengqiao.affairs.urls")),  # notices, disclosures, appointments (public and staff)
+    path("mediation/", include("fengqiao.mediation.urls")),
     path("", include("fengqiao.web.urls")),
 ]
 

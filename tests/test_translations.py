@@ -1,4 +1,5 @@
-"""The Simplified Chinese catalogue is complete, keeps every placeholder, and its compiled .mo is current."""
+"""The Simplified Chinese catalogues are complete, keep every placeholder, and their compiled .mo files are
+current: the project's catalogue (fengqiao/locale) and each app's own (fengqiao/<app>/locale)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from django.utils import translation
 
 import fengqiao
 
-LC_MESSAGES = Path(fengqiao.__file__).resolve().parent / "locale" / "zh_Hans" / "LC_MESSAGES"
-PO_PATH = LC_MESSAGES / "django.po"
-MO_PATH = LC_MESSAGES / "django.mo"
+PACKAGE_DIR = Path(fengqiao.__file__).resolve().parent
+MAIN_PO = PACKAGE_DIR / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+CATALOGUES = sorted(PACKAGE_DIR.glob("**/locale/zh_Hans/LC_MESSAGES/django.po"))
 
 # printf-style conversions as Python's % operator reads them; "%%" is a literal percent sign
 PYTHON_FORMAT = re.compile(r"%(?:\((?P<name>[^)]*)\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?(?P<conv>[diouxXeEfFgGcrsa%])")
@@ -103,9 +104,14 @@ def placeholders(text: str, flags: set[str]) -> Counter[str]:
     return found
 
 
+@pytest.fixture(scope="module", params=CATALOGUES, ids=lambda p: str(p.relative_to(PACKAGE_DIR).parents[2]))
+def po_path(request) -> Path:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def catalogue() -> list[Entry]:
-    entries = parse_po(PO_PATH)
+def catalogue(po_path) -> list[Entry]:
+    entries = parse_po(po_path)
     assert entries and entries[0].msgid == "", "the catalogue starts with its header"
     return entries
 
@@ -124,8 +130,13 @@ def test_header(catalogue):
     assert fields["Plural-Forms"] == "nplurals=1; plural=0;"
 
 
-def test_every_message_is_translated(messages):
-    assert len(messages) > 400
+def test_the_project_catalogue_is_found():
+    assert MAIN_PO in CATALOGUES
+
+
+def test_every_message_is_translated(messages, po_path):
+    if po_path == MAIN_PO:
+        assert len(messages) > 400
     untranslated = [f"line {e.line}: {e.msgid!r}" for e in messages if not e.msgstr.get(0)]
     assert not untranslated, "\n".join(untranslated)
 
@@ -135,9 +146,10 @@ def test_no_message_is_fuzzy(messages):
     assert not fuzzy, "\n".join(fuzzy)
 
 
-def test_plurals_have_the_one_chinese_form(messages):
+def test_plurals_have_the_one_chinese_form(messages, po_path):
     plurals = [e for e in messages if e.msgid_plural is not None]
-    assert plurals
+    if po_path == MAIN_PO:
+        assert plurals
     wrong = [f"line {e.line}: {sorted(e.msgstr)}" for e in plurals if sorted(e.msgstr) != [0]]
     assert not wrong, "\n".join(wrong)
 
@@ -166,14 +178,15 @@ def test_percent_signs_survive_formatting(messages):
             assert "%" not in stripped, f"line {e.line}: stray % in {text!r}"
 
 
-def test_compiled_catalogue_is_current(catalogue, messages):
-    data = MO_PATH.read_bytes()
+def test_compiled_catalogue_is_current(catalogue, messages, po_path):
+    mo_path = po_path.with_suffix(".mo")
+    data = mo_path.read_bytes()
     magic = struct.unpack("<I", data[:4])[0]
     order = "<" if magic == 0x950412DE else ">"
     count = struct.unpack(order + "I", data[8:12])[0]
-    assert count == len(catalogue), f"{MO_PATH.name} holds {count} entries, {PO_PATH.name} {len(catalogue)}"
+    assert count == len(catalogue), f"{mo_path} holds {count} entries, {po_path.name} {len(catalogue)}"
 
-    with MO_PATH.open("rb") as fp:
+    with mo_path.open("rb") as fp:
         mo = gettext.GNUTranslations(fp)
     assert mo.info()["plural-forms"] == "nplurals=1; plural=0;"
     stale = []

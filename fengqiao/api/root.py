@@ -17,10 +17,13 @@ from django.urls import reverse
 from ninja import NinjaAPI, Schema
 from ninja.openapi.docs import Swagger
 
+from fengqiao.affairs.api import router as affairs_router
 from fengqiao.api import errors
 from fengqiao.api.auth import AUTH
 from fengqiao.cases.api import categories_router
 from fengqiao.cases.api import router as cases_router
+from fengqiao.mediation.api import router as mediation_router
+from fengqiao.portal.api import router as portal_router
 
 NAMESPACE = "api-v1"
 ASSETS_DIR = Path(ninja.__file__).resolve().parent / "static" / "ninja"
@@ -69,6 +72,9 @@ api = NinjaAPI(
 errors.install(api)
 api.add_router("/cases", cases_router)
 api.add_router("/categories", categories_router)
+api.add_router("/disputes", mediation_router)
+api.add_router("/portal", portal_router)
+api.add_router("/affairs", affairs_router)
 
 
 @api.get("/docs/assets/{name}", auth=None, include_in_schema=False, url_name="docs_asset")

@@ -7,8 +7,10 @@ import secrets
 from dataclasses import dataclass
 
 import shapely
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from fengqiao.cases.models import Case
 from fengqiao.core.versioning import bump
@@ -26,6 +28,14 @@ ASSETS_PER_GRID = [
     (AssetType.HYDRANT, "HY", 1, "fq-emergency"),
     (AssetType.STREETLIGHT, "SL", 2, "fq-enforcement"),
 ]
+
+
+@dataclass
+class DemoPart:
+    """What an app's demo builder added: counts for the summary and sign-ins for the list."""
+
+    counts: dict[str, int]
+    logins: list[DemoLogin]
 
 
 @dataclass
@@ -109,6 +119,9 @@ def build_demo() -> DemoResult:
     logins = build_staff(password, county, township, villages, grids, departments)
     bump("geo.locator")
     build_history(township=township)
+    parts = [import_string(config.demo)(township=township, villages=villages, password=password)
+             for config in apps.get_app_configs() if getattr(config, "demo", None)]
+    logins += [login for part in parts for login in part.logins]
     counts = {
         "villages": len(villages),
         "grids": sum(len(g) for g in grids.values()),
@@ -117,4 +130,6 @@ def build_demo() -> DemoResult:
         "staff": len(logins),
         "cases": Case.objects.filter(area_code__startswith=township.code).count(),
     }
+    for part in parts:
+        counts.update(part.counts)
     return DemoResult(password=password if fresh else None, logins=logins, counts=counts)

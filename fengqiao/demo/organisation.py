@@ -84,7 +84,7 @@ def _person_name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def _staff(username: str, password: str, rng: random.Random, *, role: Role, scope: Model,
+def staff_account(username: str, password: str, rng: random.Random, *, role: Role, scope: Model,
            department: Department | None = None, title: str = "", superuser: bool = False,
            full_time: bool = True, logins: list[DemoLogin]) -> None:
     User = get_user_model()
@@ -111,27 +111,27 @@ def build_staff(password: str, county: Region, township: Region, villages: list[
     rng = random.Random(11)
     logins: list[DemoLogin] = []
     d = departments
-    _staff("admin", password, rng, role=Role.ADMINISTRATOR, scope=county, superuser=True,
+    staff_account("admin", password, rng, role=Role.ADMINISTRATOR, scope=county, superuser=True,
            title="系统管理员", logins=logins)
-    _staff("operator", password, rng, role=Role.OPERATOR, scope=township, department=d["fq-command"],
+    staff_account("operator", password, rng, role=Role.OPERATOR, scope=township, department=d["fq-command"],
            title="指挥室值班员", logins=logins)
-    _staff("dispatcher", password, rng, role=Role.DISPATCHER, scope=township, department=d["fq-command"],
+    staff_account("dispatcher", password, rng, role=Role.DISPATCHER, scope=township, department=d["fq-command"],
            title="派遣员", logins=logins)
-    _staff("leader", password, rng, role=Role.LEADER, scope=township, title="镇党委副书记", logins=logins)
-    _staff("county-leader", password, rng, role=Role.LEADER, scope=county, title="市社会治理中心主任",
+    staff_account("leader", password, rng, role=Role.LEADER, scope=township, title="镇党委副书记", logins=logins)
+    staff_account("county-leader", password, rng, role=Role.LEADER, scope=county, title="市社会治理中心主任",
            logins=logins)
     for key in ("fq-police", "fq-market", "fq-enforcement", "fq-urban", "fq-services", "fq-justice",
                 "fq-emergency", "zj-enforcement", "zj-labour", "zj-utilities"):
-        _staff(f"handler-{key}", password, rng, role=Role.HANDLER, scope=d[key], department=d[key],
+        staff_account(f"handler-{key}", password, rng, role=Role.HANDLER, scope=d[key], department=d[key],
                title="承办人", logins=logins)
-    _staff("mediator", password, rng, role=Role.MEDIATOR, scope=township, department=d["fq-justice"],
+    staff_account("mediator", password, rng, role=Role.MEDIATOR, scope=township, department=d["fq-justice"],
            title="人民调解员", logins=logins)
     for v, village in enumerate(villages, start=1):
-        _staff(f"chief-{v:02d}", password, rng, role=Role.GRID_CHIEF, scope=village,
+        staff_account(f"chief-{v:02d}", password, rng, role=Role.GRID_CHIEF, scope=village,
                department=d[f"vc-{village.code}"], title="网格长", logins=logins)
         for g, grid in enumerate(grids[village.code], start=1):
-            _staff(f"gw-{v:02d}{g:02d}", password, rng, role=Role.GRID_WORKER, scope=grid,
+            staff_account(f"gw-{v:02d}{g:02d}", password, rng, role=Role.GRID_WORKER, scope=grid,
                    department=d[f"vc-{village.code}"], title="专职网格员" if g % 3 else "兼职网格员",
                    full_time=bool(g % 3), logins=logins)
-    _staff("resident", password, rng, role=Role.RESIDENT, scope=villages[0], logins=logins)
+    staff_account("resident", password, rng, role=Role.RESIDENT, scope=villages[0], logins=logins)
     return logins

@@ -112,6 +112,9 @@ class Role(models.TextChoices):
     GRID_WORKER = "grid_worker", _("grid worker")
     GRID_CHIEF = "grid_chief", _("grid chief")
     MEDIATOR = "mediator", _("mediator")
+    MEDIATION_CENTRE = "mediation_centre", _("dispute-resolution centre staff")
+    CLERK = "clerk", _("village or township clerk")
+    COMMITTEE_MEMBER = "committee_member", _("village affairs supervision committee member")
     LEADER = "leader", _("leader")
     RESIDENT = "resident", _("resident")
 

@@ -37,24 +37,37 @@ class Action(StrEnum):
     SUPERVISE_CASE = "supervise_case"  # flag, remind, approve extensions, escalate
     VIEW_PERSONAL_DATA = "view_personal_data"
     VIEW_STATISTICS = "view_statistics"
-    MEDIATE = "mediate"
+    # dispute mediation (Step 5)
+    MEDIATE = "mediate"  # work on the disputes assigned to oneself: sessions, agreements, follow-ups
+    MANAGE_DISPUTES = "manage_disputes"  # a mediation centre: intake, risk, assignment, referral, statistics
+    # the resident portal (Step 4)
+    PUBLISH_AFFAIRS = "publish_affairs"  # notices, village news, village affairs disclosures (drafts)
+    REVIEW_DISCLOSURE = "review_disclosure"  # the village affairs supervision committee's review
+    MANAGE_APPOINTMENTS = "manage_appointments"  # services, time slots and the day's bookings
 
 
 A = Action
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
-    Role.ADMINISTRATOR: frozenset(Action) - {A.MEDIATE},
+    # the committee's review is the committee's own: nobody else may give it, not even an administrator
+    Role.ADMINISTRATOR: frozenset(Action) - {A.MEDIATE, A.REVIEW_DISCLOSURE},
     Role.OPERATOR: frozenset(
         {A.VIEW_TERRITORY, A.REPORT_CASE, A.VIEW_CASE, A.INTAKE_CASE, A.DISPATCH_CASE, A.SUPERVISE_CASE,
-         A.VIEW_PERSONAL_DATA, A.VIEW_STATISTICS}
+         A.VIEW_PERSONAL_DATA, A.VIEW_STATISTICS, A.PUBLISH_AFFAIRS, A.MANAGE_APPOINTMENTS}
     ),
     Role.DISPATCHER: frozenset({A.VIEW_TERRITORY, A.VIEW_CASE, A.INTAKE_CASE, A.DISPATCH_CASE, A.VIEW_PERSONAL_DATA}),
-    Role.HANDLER: frozenset({A.VIEW_TERRITORY, A.VIEW_CASE, A.HANDLE_CASE, A.VIEW_PERSONAL_DATA}),
+    Role.HANDLER: frozenset({A.VIEW_TERRITORY, A.VIEW_CASE, A.HANDLE_CASE, A.VIEW_PERSONAL_DATA,
+                             A.MANAGE_APPOINTMENTS}),
     Role.GRID_WORKER: frozenset({A.VIEW_TERRITORY, A.REPORT_CASE, A.VIEW_CASE, A.VERIFY_CASE, A.CLOSE_ON_SPOT}),
     Role.GRID_CHIEF: frozenset(
         {A.VIEW_TERRITORY, A.REPORT_CASE, A.VIEW_CASE, A.VERIFY_CASE, A.CLOSE_ON_SPOT, A.SUPERVISE_CASE,
          A.VIEW_STATISTICS}
     ),
     Role.MEDIATOR: frozenset({A.VIEW_TERRITORY, A.VIEW_CASE, A.MEDIATE}),
+    Role.MEDIATION_CENTRE: frozenset(
+        {A.VIEW_TERRITORY, A.VIEW_CASE, A.VIEW_PERSONAL_DATA, A.MANAGE_DISPUTES, A.VIEW_STATISTICS}
+    ),
+    Role.CLERK: frozenset({A.VIEW_TERRITORY, A.REPORT_CASE, A.PUBLISH_AFFAIRS, A.MANAGE_APPOINTMENTS}),
+    Role.COMMITTEE_MEMBER: frozenset({A.VIEW_TERRITORY, A.REVIEW_DISCLOSURE}),
     Role.LEADER: frozenset({A.VIEW_TERRITORY, A.VIEW_CASE, A.SUPERVISE_CASE, A.VIEW_STATISTICS}),
     Role.RESIDENT: frozenset({A.REPORT_CASE}),
 }

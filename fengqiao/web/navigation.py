@@ -25,6 +25,10 @@ NAV = [
     NavItem("field", _("Field app"), "web:field_home", (Action.CLOSE_ON_SPOT, Action.VERIFY_CASE)),
     NavItem("map", _("Grid map"), "web:map", (Action.VIEW_CASE,)),
     NavItem("leader", _("Supervision"), "web:leader", (Action.SUPERVISE_CASE, Action.VIEW_STATISTICS)),
+    NavItem("mediation", _("Mediation centre"), "mediation:desk", (Action.MANAGE_DISPUTES,)),
+    NavItem("mediator", _("My disputes"), "mediation:workspace", (Action.MEDIATE,)),
+    NavItem("affairs", _("Village affairs"), "affairs:staff_home",
+            (Action.PUBLISH_AFFAIRS, Action.REVIEW_DISCLOSURE, Action.MANAGE_APPOINTMENTS)),
 ]
 
 

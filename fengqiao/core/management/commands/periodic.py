@@ -7,6 +7,7 @@ others still run.
 import logging
 import time
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
@@ -23,7 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=None, help="seconds between rounds")
 
     def handle(self, *args, once, interval, **options):
-        jobs = [(path, import_string(path)) for path in settings.PERIODIC_JOBS]
+        paths = list(settings.PERIODIC_JOBS)
+        for config in apps.get_app_configs():
+            paths += [p for p in getattr(config, "periodic_jobs", []) if p not in paths]
+        jobs = [(path, import_string(path)) for path in paths]
         interval = interval or settings.PERIODIC_INTERVAL_SECONDS
         while True:
             started = time.monotonic()

@@ -1,0 +1,5 @@
+"""The API operations of village affairs, mounted by fengqiao.api.root."""
+
+from ninja import Router
+
+router = Router(tags=["affairs"])
