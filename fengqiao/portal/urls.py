@@ -1,2 +1,8 @@
+from django.urls import path
+
+from fengqiao.portal.views import home
+
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("", home.home, name="home"),
+]

@@ -1,0 +1,1 @@
+"""The residents' pages (thin: parse input, call one selector or service, render)."""
