@@ -187,6 +187,9 @@ DUPLICATE_RADIUS_M = float(env("DUPLICATE_RADIUS_M", "150"))
 DUPLICATE_WINDOW_HOURS = float(env("DUPLICATE_WINDOW_HOURS", "72"))
 DEADLINE_WARN_FRACTION = float(env("DEADLINE_WARN_FRACTION", "0.8"))
 DEADLINE_ESCALATE_AFTER = float(env("DEADLINE_ESCALATE_AFTER", "8"))  # working hours overdue
+ANSWER_WORKING_DAYS = int(env("ANSWER_WORKING_DAYS", "3"))  # the answer promised to residents
+RATING_REOPEN_DAYS = int(env("RATING_REOPEN_DAYS", "7"))  # an unsatisfied rating this soon reopens the case
+UNSATISFIED_RATING_MAX = int(env("UNSATISFIED_RATING_MAX", "2"))  # ratings 1..this are unsatisfied
 # Idempotent sweeps run by `fengqiao periodic` (started by `fengqiao run`) every interval.
 PERIODIC_INTERVAL_SECONDS = float(env("PERIODIC_INTERVAL_SECONDS", "60"))
 # apps add their own through `periodic_jobs` on their AppConfig

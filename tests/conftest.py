@@ -20,6 +20,14 @@ def _test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Each test starts without what an earlier test's rolled-back data left in process caches."""
+    from fengqiao.core.versioning import invalidate_all
+
+    invalidate_all()
+
+
+@pytest.fixture(autouse=True)
 def _english():
     """Tests read messages in English (the source language); tests of Chinese ask for it."""
     from django.utils import translation

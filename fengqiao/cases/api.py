@@ -23,6 +23,7 @@ from fengqiao.cases.models import Case, Category, Level
 from fengqiao.cases.schemas import (
     ERROR_RESPONSES,
     AcceptIn,
+    AnswerIn,
     AssistReportIn,
     CaseCreateIn,
     CaseDetailOut,
@@ -194,7 +195,7 @@ def create_case(request: HttpRequest, payload: CaseCreateIn,
     case = services.case_report(
         actor=_actor(request), channel=payload.channel, category=category, description=payload.description,
         lon=payload.lon, lat=payload.lat, grid=grid, address=payload.address, urgency=payload.urgency,
-        is_public=payload.is_public, anonymous=payload.anonymous, reporter_name=payload.reporter_name,
+        request_type=payload.request_type, is_public=payload.is_public, anonymous=payload.anonymous, reporter_name=payload.reporter_name,
         reporter_phone=payload.reporter_phone, photos=_photos(payload.photos), idempotency_key=idempotency_key or None,
     )
     return Status(201, _detail(request, case))
@@ -271,6 +272,11 @@ def verify(request: HttpRequest, number: CaseNumber, payload: VerifyIn):
 def rate(request: HttpRequest, number: CaseNumber, payload: RateIn):
     return _act(request, services.case_rate, number, payload.version, rating=payload.rating,
                 comment=payload.comment)
+
+
+@_action("answer", "Publish the answer to the resident (a public event; stops the answer clock)")
+def answer(request: HttpRequest, number: CaseNumber, payload: AnswerIn):
+    return _act(request, services.case_answer, number, payload.version, text=payload.text)
 
 
 @_action("reopen", "Reopen a closed or rated case; a reason is required")

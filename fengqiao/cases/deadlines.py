@@ -4,6 +4,11 @@ the sweep reads (its cost grows with what is due, not with the number of cases).
 
 Warnings: yellow from `warn_at` (DEADLINE_WARN_FRACTION of the stage's time, default 0.8), red from
 `due_at`; an overdue case is escalated once DEADLINE_ESCALATE_AFTER working hours have passed.
+
+Besides the stages, a resident's request carries the promise of an answer within
+ANSWER_WORKING_DAYS working days (`answer_due_at`, with its own yellow/red `answer_warning`); it
+runs whatever the stage, until the first answer, rejection or closing. `next_due_at` is the earlier
+of the two clocks' next looks.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ STAGE_DEFAULTS: dict[str, tuple[int, TimeUnit]] = {
     "verify": (1, TimeUnit.WORKING_DAYS),
 }
 WORKING_UNITS = {TimeUnit.WORKING_HOURS, TimeUnit.WORKING_DAYS}
+
+
+ANSWER_CHANNELS = frozenset({"resident"})
+
+
+def answer_working_days() -> int:
+    return int(getattr(settings, "ANSWER_WORKING_DAYS", 3))
 
 
 def warn_fraction() -> float:
@@ -54,16 +66,43 @@ def stage_limit(case: Case, stage: str) -> tuple[int, TimeUnit]:
     return remembered[key] or STAGE_DEFAULTS[stage]
 
 
-def stage_deadlines(case: Case, stage: str, start: datetime) -> tuple[datetime, datetime]:
-    """(due_at, warn_at) of `stage` started at `start`."""
+def _deadline(start: datetime, amount: int, unit: TimeUnit) -> tuple[datetime, datetime]:
     calendar = get_calendar()
-    amount, unit = stage_limit(case, stage)
     due = calendar.add(start, amount, unit)
     if unit in WORKING_UNITS:
         warn = calendar.add_working_seconds(start, warn_fraction() * calendar.working_seconds_between(start, due))
     else:
         warn = start + (due - start) * warn_fraction()
     return due, warn
+
+
+def stage_deadlines(case: Case, stage: str, start: datetime) -> tuple[datetime, datetime]:
+    """(due_at, warn_at) of `stage` started at `start`."""
+    return _deadline(start, *stage_limit(case, stage))
+
+
+def start_answer_clock(case: Case, now: datetime) -> None:
+    """A resident's request: the answer is due ANSWER_WORKING_DAYS working days from now."""
+    if case.channel in ANSWER_CHANNELS and case.answered_at is None:
+        case.answer_due_at, case.answer_warn_at = _deadline(now, answer_working_days(), TimeUnit.WORKING_DAYS)
+        case.answer_warning = DeadlineWarning.NONE
+
+
+def mark_answered(case: Case, now: datetime) -> None:
+    """The resident has an answer (or the case's result): the answer clock stops."""
+    if case.answered_at is None:
+        case.answered_at = now
+    case.next_due_at = next_look(case)
+
+
+def answer_next_look(case: Case) -> datetime | None:
+    if case.answered_at is not None or case.answer_due_at is None:
+        return None
+    if case.answer_warning == DeadlineWarning.NONE and case.answer_warn_at is not None:
+        return case.answer_warn_at
+    if case.answer_warning in (DeadlineWarning.NONE, DeadlineWarning.YELLOW):
+        return case.answer_due_at
+    return None
 
 
 def start_stage(case: Case, now: datetime) -> None:
@@ -73,7 +112,8 @@ def start_stage(case: Case, now: datetime) -> None:
     case.overdue_since = None
     case.escalated_for_overdue = False
     if stage is None:
-        case.stage_started_at = case.due_at = case.warn_at = case.next_due_at = None
+        case.stage_started_at = case.due_at = case.warn_at = None
+        case.next_due_at = next_look(case)
         return
     case.stage_started_at = now
     case.due_at, case.warn_at = stage_deadlines(case, stage, now)
@@ -82,6 +122,11 @@ def start_stage(case: Case, now: datetime) -> None:
 
 def next_look(case: Case) -> datetime | None:
     """When the sweep must look at the case again; None when nothing more will happen by itself."""
+    looks = [t for t in (stage_next_look(case), answer_next_look(case)) if t is not None]
+    return min(looks) if looks else None
+
+
+def stage_next_look(case: Case) -> datetime | None:
     if case.state not in CLOCK_STATES or case.due_at is None:
         return None
     if case.warning == DeadlineWarning.NONE and case.warn_at is not None:
@@ -89,8 +134,15 @@ def next_look(case: Case) -> datetime | None:
     if case.warning in (DeadlineWarning.NONE, DeadlineWarning.YELLOW):
         return case.due_at
     if not case.escalated_for_overdue and case.overdue_since is not None:
-        return get_calendar().add_working_seconds(case.overdue_since, escalate_after_hours() * 3600)
+        return escalation_due(case)
     return None
+
+
+def escalation_due(case: Case) -> datetime | None:
+    """When an overdue case is escalated: the grace period after its deadline passed."""
+    if case.overdue_since is None:
+        return None
+    return get_calendar().add_working_seconds(case.overdue_since, escalate_after_hours() * 3600)
 
 
 def shift_deadlines(case: Case, paused_from: datetime, now: datetime) -> None:

@@ -29,21 +29,31 @@ def event_hash(prev_hash: str, **fields: Any) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(**fields)).hexdigest()
 
 
-def append_event(*, case: Case, action: str, actor: Any, from_state: str, to_state: str, reason: str = "",
-                 payload: dict[str, Any] | None = None, now: datetime, is_public: bool = True) -> CaseEvent:
-    """Append an event to a locked case (the caller holds the row lock and saves the case)."""
+def build_event(*, case: Case, action: str, actor: Any, from_state: str, to_state: str, reason: str = "",
+                payload: dict[str, Any] | None = None, now: datetime, is_public: bool = True,
+                actor_label: str | None = None) -> CaseEvent:
+    """The next event of a locked case, hashed onto its chain but not saved; the case row moves to
+    it (the caller saves the event after the case exists, e.g. with bulk_create, and saves the case)."""
     payload = json.loads(json.dumps(payload or {}, ensure_ascii=False, default=str))
     actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
     seq = case.last_event_seq + 1
     fields = dict(number=case.number, seq=seq, action=str(action), actor_id=actor_id, from_state=str(from_state),
                   to_state=str(to_state), level=str(case.level), reason=reason, payload=payload, created_at=now)
     digest = event_hash(case.last_event_hash, **fields)
-    event = CaseEvent.objects.create(
-        case=case, seq=seq, action=action, actor_id=actor_id, actor_label=_actor_label(actor),
+    event = CaseEvent(
+        case=case, seq=seq, action=action, actor_id=actor_id,
+        actor_label=actor_label if actor_label is not None else _actor_label(actor),
         from_state=from_state, to_state=to_state, level=case.level, reason=reason, payload=payload,
         is_public=is_public, created_at=now, prev_hash=case.last_event_hash, hash=digest,
     )
     case.last_event_seq, case.last_event_hash = seq, digest
+    return event
+
+
+def append_event(**kwargs: Any) -> CaseEvent:
+    """Append an event to a locked case (the caller holds the row lock and saves the case)."""
+    event = build_event(**kwargs)
+    event.save(force_insert=True)
     return event
 
 

@@ -97,6 +97,16 @@ class Channel(models.TextChoices):
     IMPORT = "import", _("import")
 
 
+class RequestType(models.TextChoices):
+    """What a resident asks for (诉求类型)."""
+
+    REPORT = "report", _("problem report")
+    CONSULT = "consult", _("question")
+    COMPLAINT = "complaint", _("complaint")
+    SUGGESTION = "suggestion", _("suggestion")
+    PRAISE = "praise", _("praise")
+
+
 class Level(models.TextChoices):
     GRID = "grid", _("grid")
     VILLAGE = "village", _("village")
@@ -115,7 +125,12 @@ class DeadlineWarning(models.TextChoices):
 
 class Case(models.Model):
     number = models.CharField(_("number"), max_length=40, unique=True)
+    # random and unguessable, unlike the number: what a resident follows the case with
+    tracking_code = models.CharField(_("tracking code"), max_length=12, unique=True, null=True, blank=True,
+                                     editable=False)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    request_type = models.CharField(_("request type"), max_length=12, choices=RequestType.choices,
+                                    default=RequestType.REPORT)
     category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases")
     platform = models.ForeignKey(
         "org.Platform", verbose_name=_("platform"), on_delete=models.PROTECT, related_name="cases"
@@ -168,6 +183,12 @@ class Case(models.Model):
     next_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     warning = models.CharField(_("deadline warning"), max_length=10, choices=DeadlineWarning.choices, blank=True, default="")
     overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True)
+    # the answer promised to a resident (within N working days), apart from the stages' deadlines
+    answer_due_at = models.DateTimeField(_("answer due"), null=True, blank=True)
+    answer_warn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    answer_warning = models.CharField(_("answer deadline warning"), max_length=10, choices=DeadlineWarning.choices,
+                                      blank=True, default="")
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     escalated_for_overdue = models.BooleanField(default=False, editable=False)
     suspended_at = models.DateTimeField(null=True, blank=True, editable=False)
     extension_requested = models.BooleanField(_("extension requested"), default=False)

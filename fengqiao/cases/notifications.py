@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -14,10 +15,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fengqiao.cases.models import Case
-from fengqiao.notify.models import Channel
-from fengqiao.notify.services import notify
+from fengqiao.notify.models import Channel, Message
+from fengqiao.notify.services import build_messages, write_messages
 from fengqiao.org.permissions import Action, Target
-from fengqiao.org.selectors import users_who_may
+from fengqiao.org.selectors import recipients_who_may
 
 AREA = "area"
 LEAD = "lead"
@@ -46,6 +47,11 @@ AUDIENCES: dict[str, tuple[tuple[tuple[str, Action | None], ...], tuple[str, ...
     "case.closed": (((REPORTER, None),), (Channel.INBOX, Channel.EMAIL)),
     "case.closed_on_spot": (((REPORTER, None),), (Channel.INBOX,)),
     "case.reject": (((REPORTER, None),), (Channel.INBOX, Channel.EMAIL)),
+    "case.answer": (((REPORTER, None),), (Channel.INBOX, Channel.EMAIL)),
+    "case.review": (((AREA, Action.DISPATCH_CASE), (LEAD, Action.HANDLE_CASE)), (Channel.INBOX, Channel.EMAIL)),
+    "case.answer_warning": (((LEAD, Action.HANDLE_CASE), (AREA, Action.INTAKE_CASE)), (Channel.INBOX,)),
+    "case.answer_overdue": (((LEAD, Action.HANDLE_CASE), (AREA, Action.SUPERVISE_CASE)),
+                            (Channel.INBOX, Channel.EMAIL)),
 }
 
 
@@ -53,15 +59,15 @@ def _recipients(case: Case, audiences) -> list[Any]:
     users: dict[int, Any] = {}
     for who, action in audiences:
         if who == REPORTER:
-            found = [case.reporter_user] if case.reporter_user is not None else []
+            found = [case.reporter_user] if case.reporter_user_id is not None else []
         elif who == AREA:
-            found = list(users_who_may(action, Target(area_code=case.area_code)))
+            found = recipients_who_may(action, Target(area_code=case.area_code))
         elif who == LEAD:
-            found = list(users_who_may(action, Target(department_ids=frozenset({case.lead_department_id}))))\
+            found = recipients_who_may(action, Target(department_ids=frozenset({case.lead_department_id})))\
                 if case.lead_department_id else []
         else:
             ids = frozenset(case.assists.values_list("department_id", flat=True))
-            found = list(users_who_may(action, Target(department_ids=ids))) if ids else []
+            found = recipients_who_may(action, Target(department_ids=ids)) if ids else []
         users.update({u.pk: u for u in found})
     return list(users.values())
 
@@ -79,18 +85,42 @@ def muted():
         _muted.on = False
 
 
-def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None:
+@dataclass
+class Notice:
+    """Who hears of an event of a case, resolved before the event's rows are written."""
+
+    topic: str
+    recipients: list[Any] = field(default_factory=list)
+    channels: tuple[str, ...] = ()
+
+    def messages(self, *, case: Case, event_seq: int | None = None) -> list[Message]:
+        """The outbox rows of the event (unsaved); the case has its number and new state by now."""
+        if not self.channels:
+            return []
+        with translation.override(settings.LANGUAGE_CODE):  # the site's language, not the actor's
+            subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": case.get_state_display()}
+            body = _("%(category)s. Deadline: %(due)s.") % {
+                "category": case.category.name,
+                "due": timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M") if case.due_at else "—"}
+        return build_messages(
+            topic=self.topic, recipients=self.recipients, subject=subject, body=body, channels=self.channels,
+            payload={"number": case.number, "state": case.state, "category": case.category.code,
+                     "area_code": case.area_code, "level": case.level, "version": case.version},
+            case_number=case.number,
+            dedup_key_base=f"case:{case.number}:{self.topic}:{event_seq or case.last_event_seq}",
+        )
+
+    def send(self, *, case: Case, event_seq: int | None = None) -> None:
+        write_messages(self.messages(case=case, event_seq=event_seq), returning=False)
+
+
+def prepare(*, case: Case, topic: str) -> Notice:
+    """Resolve who hears of `topic` on `case` (nobody while notifications are muted)."""
     if getattr(_muted, "on", False):
-        return
+        return Notice(topic)
     audiences, channels = AUDIENCES.get(topic, ((), ()))
-    recipients = _recipients(case, audiences)
-    with translation.override(settings.LANGUAGE_CODE):  # the site's language, not the actor's
-        subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": case.get_state_display()}
-        body = _("%(category)s. Deadline: %(due)s.") % {
-            "category": case.category.name, "due": timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M") if case.due_at else "—"}
-    notify(
-        topic=topic, recipients=recipients, subject=subject, body=body, channels=channels,
-        payload={"number": case.number, "state": case.state, "category": case.category.code,
-                 "area_code": case.area_code, "level": case.level, "version": case.version},
-        case_number=case.number, dedup_key_base=f"case:{case.number}:{topic}:{event_seq or case.last_event_seq}",
-    )
+    return Notice(topic, _recipients(case, audiences), channels)
+
+
+def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None:
+    prepare(case=case, topic=topic).send(case=case, event_seq=event_seq)

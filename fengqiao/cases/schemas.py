@@ -28,6 +28,7 @@ CODE_MAX = 60
 TEXT_MAX = REASON_MAX
 
 UrgencyValue = Literal["normal", "urgent", "critical"]
+RequestTypeValue = Literal["report", "consult", "complaint", "suggestion", "praise"]
 # channels a caller of the API may claim; the others (resident portal, sensors, Open311, imports)
 # have interfaces of their own
 ApiChannel = Literal["api", "hotline", "grid_worker"]
@@ -92,6 +93,7 @@ class CaseCreateIn(In):
     grid: str | None = Field(None, max_length=30, description="grid code, when no point is given")
     address: str = Field("", max_length=300)
     urgency: UrgencyValue = "normal"
+    request_type: RequestTypeValue = Field("report", description="report, consult, complaint, suggestion or praise")
     is_public: bool = True
     anonymous: bool = False
     reporter_name: str = Field("", max_length=100)
@@ -151,6 +153,10 @@ class VerifyIn(ActionIn):
     passed: bool
     note: str = Field("", max_length=TEXT_MAX, description="required when the check failed")
     photos: list[str] = Field([], max_length=MAX_PHOTOS, description="verification photos, base64-encoded")
+
+
+class AnswerIn(ActionIn):
+    text: str = Field(..., max_length=TEXT_MAX, description="the answer, shown to the resident (required)")
 
 
 class RateIn(ActionIn):
@@ -232,6 +238,7 @@ class CaseItemOut(Schema):
     number: str
     state: str
     channel: str
+    request_type: str
     category: Ref
     platform: str
     area_code: str
@@ -271,6 +278,9 @@ class DeadlinesOut(Schema):
     overdue_since: datetime | None
     extension_requested: bool
     closed_on_time: bool | None
+    answer_due_at: datetime | None = Field(description="the answer promised to a resident")
+    answer_warning: str = Field(description="'' on time, 'yellow' due soon, 'red' overdue")
+    answered_at: datetime | None
 
 
 class CountersOut(Schema):
@@ -354,7 +364,8 @@ def _ref(obj: Any) -> dict[str, str] | None:
 def case_item(case: Case) -> dict[str, Any]:
     """A list row: no personal data; the address only down to its street or village."""
     return {
-        "number": case.number, "state": case.state, "channel": case.channel, "category": _ref(case.category),
+        "number": case.number, "state": case.state, "channel": case.channel, "request_type": case.request_type,
+        "category": _ref(case.category),
         "platform": case.platform.code, "area_code": case.area_code, "grid": case.grid.code if case.grid else None,
         "region": case.region.code, "level": case.level, "lead_department": _ref(case.lead_department),
         "urgency": case.urgency, "summary": case.description[:120], "address": mask_address(case.address),
@@ -385,7 +396,9 @@ def case_detail(case: Case, *, timeline: list[CaseEvent], actions: list[str]) ->
                      "name": mask_name(case.reporter_name), "phone": mask_phone(case.reporter_phone)},
         "deadlines": {"stage_started_at": case.stage_started_at, "due_at": case.due_at, "warn_at": case.warn_at,
                       "warning": case.warning, "overdue_since": case.overdue_since,
-                      "extension_requested": case.extension_requested, "closed_on_time": case.closed_on_time},
+                      "extension_requested": case.extension_requested, "closed_on_time": case.closed_on_time,
+                      "answer_due_at": case.answer_due_at, "answer_warning": case.answer_warning,
+                      "answered_at": case.answered_at},
         "counters": {"reworks": case.rework_count, "reminders": case.reminder_count,
                      "reopenings": case.reopen_count},
         "rating": case.rating, "rating_comment": case.rating_comment,

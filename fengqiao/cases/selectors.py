@@ -359,3 +359,14 @@ def allowed_actions(*, actor: Any, case: Case) -> list[CaseAction]:
     perms = permissions_for(actor)
     return [action for action, transition in TRANSITIONS.items()
             if case.state in transition.sources and may_act(perms, case, action)]
+
+
+# residents' and the public's reads live in cases.public; named here too, with the other selectors
+from fengqiao.cases.public import (  # noqa: E402, F401
+    case_for_resident,
+    cases_of_resident,
+    public_case_card,
+    public_cases,
+    public_timeline,
+    tracking_code_display,
+)

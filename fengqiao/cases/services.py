@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from fengqiao.cases import deadlines
-from fengqiao.cases.events import append_event
+from fengqiao.cases.events import append_event, build_event
 from fengqiao.cases.models import (
     LEVEL_ORDER,
     Case,
@@ -30,11 +31,12 @@ from fengqiao.cases.models import (
     DeadlineWarning,
     IdempotencyKey,
     Level,
+    RequestType,
     Urgency,
 )
-from fengqiao.cases.numbering import next_case_number
+from fengqiao.cases.numbering import new_tracking_code, next_case_number
 from fengqiao.cases.routing import department_level, route
-from fengqiao.cases.states import TRANSITIONS, CaseAction, CaseState, may_act
+from fengqiao.cases.states import FINAL_STATES, TRANSITIONS, CaseAction, CaseState, may_act
 from fengqiao.core import clock
 from fengqiao.core.errors import (
     Conflict,
@@ -54,6 +56,7 @@ S = CaseState
 DESCRIPTION_MAX = 2000
 REASON_MAX = 1000
 PUBLIC_CHANNELS = {Channel.RESIDENT, Channel.OPEN311, Channel.SENSOR}
+_PHONE_SHAPE = re.compile(r"^\+?[0-9][0-9 -]{5,22}[0-9]$")
 # What a signed-in reporter's role must allow in the area to report through a channel.
 CHANNEL_PERMISSION = {
     Channel.GRID_WORKER: Action.CLOSE_ON_SPOT,  # grid workers and chiefs
@@ -143,6 +146,7 @@ def case_report(
     asset: Asset | None = None,
     address: str = "",
     urgency: str = Urgency.NORMAL,
+    request_type: str = RequestType.REPORT,
     is_public: bool = True,
     anonymous: bool = False,
     reporter_name: str = "",
@@ -154,7 +158,12 @@ def case_report(
 ) -> Case:
     """Take in a matter from any channel. A retried request with the same idempotency key returns
     the case the first one created. With `close_on_spot` a grid worker reports a small matter
-    already fixed, with an after-photo ("小事一格解决")."""
+    already fixed, with an after-photo ("小事一格解决"). Through the public channels anybody may
+    report, anonymously or signed in (a resident's account becomes the reporter); a resident's
+    request gets the answer deadline (deadlines.start_answer_clock).
+
+    Everything is read, checked and computed first; the township's daily number counter, whose row
+    stays locked until the commit, is taken last, just before the rows are written."""
     try:
         with transaction.atomic():
             now = clock.now()
@@ -164,8 +173,8 @@ def case_report(
                 key_hash = _request_hash(
                     channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
                     grid=grid.pk if grid else None, asset=asset.pk if asset else None, address=address, urgency=urgency,
-                    is_public=is_public, anonymous=anonymous, reporter_name=reporter_name, reporter_phone=reporter_phone,
-                    close=close_on_spot, resolution=resolution,
+                    request_type=request_type, is_public=is_public, anonymous=anonymous, reporter_name=reporter_name,
+                    reporter_phone=reporter_phone, close=close_on_spot, resolution=resolution,
                     photos=[(p.kind, hashlib.sha256(p.data).hexdigest()) for p in photos])
                 existing = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
                 if existing:
@@ -185,10 +194,18 @@ def case_report(
                 errors.append(ErrorDetail("invalid_choice", _("Unknown channel."), "channel"))
             if urgency not in Urgency.values:
                 errors.append(ErrorDetail("invalid_choice", _("Unknown urgency."), "urgency"))
+            if request_type not in RequestType.values:
+                errors.append(ErrorDetail("invalid_choice", _("Unknown request type."), "request_type"))
             if not category.is_active:
                 errors.append(ErrorDetail("inactive", _("This category is no longer in use."), "category"))
             if len(address) > 300:
                 errors.append(ErrorDetail("too_long", _("The address is limited to 300 characters."), "address"))
+            if len(reporter_name) > 100:
+                errors.append(ErrorDetail("too_long", _("The name is limited to %(n)d characters.") % {"n": 100},
+                                          "reporter_name"))
+            if reporter_phone and not anonymous and not _PHONE_SHAPE.match(reporter_phone.strip()):
+                errors.append(ErrorDetail("invalid_phone", _("Give a phone number of digits only (7 to 20)."),
+                                          "reporter_phone"))
             if errors:
                 raise InvalidInput("invalid_case", errors[0].message, errors=errors)
             if asset is not None and lon is None and lat is None:
@@ -198,9 +215,10 @@ def case_report(
             area_code = grid.code if grid else region.code
 
             perms = permissions_for(actor) if actor else None
-            if actor is None:
-                if channel not in PUBLIC_CHANNELS:
-                    raise Forbidden("login_required", _("Sign in to report through this channel."))
+            if channel in PUBLIC_CHANNELS:
+                pass  # anybody may report here, signed in or not
+            elif actor is None:
+                raise Forbidden("login_required", _("Sign in to report through this channel."))
             elif not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):  # type: ignore[union-attr]
                 raise NotFound("not_found", _("This grid is not yours to report in."))
             elif not perms.can(CHANNEL_PERMISSION.get(Channel(channel), Action.REPORT_CASE),  # type: ignore[union-attr]
@@ -213,11 +231,11 @@ def case_report(
                     raise _invalid("photos", "after_photo_required", _("Add a photo taken after the matter was fixed."))
 
             case = Case(
-                number=next_case_number(region_code=_number_region(area_code), at=now),
-                channel=channel, category=category, platform_id=category.platform_id, grid=grid, region=region,
-                area_code=area_code, asset=asset, lon=lon, lat=lat, address=address.strip(), description=description,
-                urgency=urgency, is_public=is_public, anonymous=anonymous, reporter_user=actor,
-                reporter_name="" if anonymous else reporter_name.strip(),
+                tracking_code=new_tracking_code(),
+                channel=channel, request_type=request_type, category=category, platform_id=category.platform_id,
+                grid=grid, region=region, area_code=area_code, asset=asset, lon=lon, lat=lat, address=address.strip(),
+                description=description, urgency=urgency, is_public=is_public, anonymous=anonymous,
+                reporter_user=actor, reporter_name="" if anonymous else reporter_name.strip(),
                 reporter_phone="" if anonymous else reporter_phone.strip(),
                 level=Level.GRID if close_on_spot else Level.TOWNSHIP, created_at=now, updated_at=now,
             )
@@ -226,20 +244,29 @@ def case_report(
 
                 case.reporter_phone_index = blind_index(case.reporter_phone, "phone")
             deadlines.start_stage(case, now)
-            case.save()
+            deadlines.start_answer_clock(case, now)
             from fengqiao.cases.selectors import duplicate_candidates
 
             duplicates = [c.number for c in duplicate_candidates(case=case)]
-            event = append_event(case=case, action=A.REPORT, actor=actor, from_state="", to_state=S.REPORTED, now=now,
-                                 payload={"channel": channel, "possible_duplicates": duplicates})
+            topic = "case.closed_on_spot" if close_on_spot else "case.reported"
+            from fengqiao.cases.notifications import prepare
+
+            message = prepare(case=case, topic=topic)
+
+            # the rows: the number last, then the case once, its events, the key, the outbox
+            case.number = next_case_number(region_code=_number_region(area_code), at=now)
+            events = [build_event(case=case, action=A.REPORT, actor=actor, from_state="", to_state=S.REPORTED,
+                                  now=now, payload={"channel": channel, "possible_duplicates": duplicates})]
             if close_on_spot:
                 case.state = S.CLOSED
                 case.closed_at = case.handled_at = now
                 case.closed_on_time = True
                 deadlines.start_stage(case, now)
-                event = append_event(case=case, action=A.CLOSE_ON_SPOT, actor=actor, from_state=S.REPORTED,
-                                     to_state=S.CLOSED, reason=resolution, now=now)
-            case.save()
+                deadlines.mark_answered(case, now)
+                events.append(build_event(case=case, action=A.CLOSE_ON_SPOT, actor=actor, from_state=S.REPORTED,
+                                          to_state=S.CLOSED, reason=resolution, now=now))
+            case.save(force_insert=True)
+            CaseEvent.objects.bulk_create(events)
             if idempotency_key:
                 try:
                     with transaction.atomic():
@@ -248,8 +275,8 @@ def case_report(
                 except IntegrityError:
                     # a concurrent retry with the same key won the race: undo everything written here
                     raise _LostRace from None
-            _store_photos(case, event, photos, now)  # files last: a lost race above leaves none behind
-            _notify(case, "case.closed_on_spot" if close_on_spot else "case.reported")
+            _store_photos(case, events[-1], photos, now)  # files last: a lost race above leaves none behind
+            message.send(case=case)
             return case
 
     except _LostRace:
@@ -306,6 +333,8 @@ def _transition(
     payload = (apply(case, now) if apply else None) or {}
     if case.state != from_state and action not in (A.SUSPEND, A.RESUME):
         deadlines.start_stage(case, now)
+    if case.state in FINAL_STATES or action == A.ANSWER:
+        deadlines.mark_answered(case, now)  # a rejection, a closing or a merge answers the resident too
     case.version += 1
     case.updated_at = now
     event = append_event(case=case, action=action, actor=actor, from_state=from_state, to_state=case.state,
@@ -467,6 +496,67 @@ def case_reopen(*, actor: Any, number: str, reason: str, expected_version: int |
                        reason=reason, apply=apply)
 
 
+def case_answer(*, actor: Any, number: str, text: str, expected_version: int | None = None) -> Case:
+    """Publish the answer to the resident (a public event); the first one stops the answer clock.
+    The lead department or the command centre answers; it may answer again (a follow-up)."""
+    return _transition(actor=actor, number=number, action=A.ANSWER, expected_version=expected_version,
+                       reason=text, reason_field="text", topic="case.answer")
+
+
+def _unsatisfied(rating: int, closed_at, now) -> bool:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    return (rating <= int(getattr(settings, "UNSATISFIED_RATING_MAX", 2)) and closed_at is not None
+            and now - closed_at <= timedelta(days=int(getattr(settings, "RATING_REOPEN_DAYS", 7))))
+
+
+@transaction.atomic
+def case_rate_by_resident(*, code: str, rating: int, comment: str = "", phone_last4: str = "",
+                          user: Any = None) -> Case:
+    """The resident rates the result of a closed case, found by its tracking code (and the last four
+    digits of the phone given, or the resident's account). An unsatisfied rating (1 to
+    UNSATISFIED_RATING_MAX) within RATING_REOPEN_DAYS of the closing sends the case back to the
+    command centre for review."""
+    from fengqiao.cases.public import case_for_resident
+
+    if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= 5:
+        raise _invalid("rating", "out_of_range", _("A rating is a whole number from 1 to 5."))
+    comment = (comment or "").strip()
+    if len(comment) > REASON_MAX:
+        raise _invalid("comment", "too_long", _("The comment is limited to %(n)d characters.") % {"n": REASON_MAX})
+    found = case_for_resident(code=code, phone_last4=phone_last4, user=user)
+    case = _load_for_update(found.number)
+    if case.state != S.CLOSED:
+        raise TransitionNotAllowed("not_closed", _("Only a closed case can be rated; this one is %(state)s.")
+                                   % {"state": S(case.state).label})
+    now = clock.now()
+    reporter = user if getattr(user, "is_authenticated", False) and user.pk == case.reporter_user_id else None
+    label = None if reporter else "resident"
+    case.rating, case.rating_comment, case.rated_at = rating, comment, now
+    case.state = S.RATED
+    events = [build_event(case=case, action=A.RATE, actor=reporter, actor_label=label, from_state=S.CLOSED,
+                          to_state=S.RATED, reason=comment, payload={"rating": rating}, now=now)]
+    topic = None
+    if _unsatisfied(rating, case.closed_at, now):
+        case.state = S.ACCEPTED
+        case.reopen_count += 1
+        case.closed_at = None
+        deadlines.start_stage(case, now)
+        events.append(build_event(case=case, action=A.REOPEN, actor=reporter, actor_label=label, from_state=S.RATED,
+                                  to_state=S.ACCEPTED, reason=comment, now=now,
+                                  payload={"rating": rating, "unsatisfied": True}))
+        topic = "case.review"
+    case.version += 1
+    case.updated_at = now
+    case.save()
+    CaseEvent.objects.bulk_create(events)
+    if topic:
+        _notify(case, topic)
+    return case
+
+
 def case_request_extension(*, actor: Any, number: str, working_days: int, reason: str,
                            expected_version: int | None = None) -> Case:
     if not isinstance(working_days, int) or not 1 <= working_days <= 60:
@@ -625,56 +715,121 @@ class SweepReport:
     escalated: int = 0
 
 
-def sweep_deadlines(*, limit: int = 1000) -> SweepReport:
-    """Find cases whose next look is due (indexed `next_due_at`), warn, mark overdue, escalate.
+@dataclass
+class _SweepBatch:
+    """What one batch of the sweep writes at its end: the cases, their events and their outbox rows."""
 
+    cases: list[Case] = field(default_factory=list)
+    events: list[CaseEvent] = field(default_factory=list)
+    notices: list[tuple[Case, str, int]] = field(default_factory=list)  # case, topic, event seq
+
+    def event(self, case: Case, action: CaseAction, now, *, from_state: str | None = None, reason: str = "",
+              payload: dict[str, Any] | None = None, is_public: bool = False, topic: str | None = None) -> None:
+        event = build_event(case=case, action=action, actor=None, from_state=from_state or case.state,
+                            to_state=case.state, reason=reason, payload=payload, now=now, is_public=is_public)
+        self.events.append(event)
+        if topic:
+            self.notices.append((case, topic, event.seq))
+
+    def write(self) -> None:
+        from fengqiao.cases.notifications import prepare
+        from fengqiao.notify.services import write_messages
+
+        Case.objects.bulk_update(self.cases, SWEPT_FIELDS)
+        CaseEvent.objects.bulk_create(self.events)
+        messages = [m for case, topic, seq in self.notices
+                    for m in prepare(case=case, topic=topic).messages(case=case, event_seq=seq)]
+        write_messages(messages, returning=False)
+
+
+# the fields a sweep may change on a case (escalation moves it up a level and back to dispatch)
+SWEPT_FIELDS = ["state", "level", "lead_department", "warning", "overdue_since", "escalated_for_overdue",
+                "reminder_count", "stage_started_at", "due_at", "warn_at", "next_due_at", "answer_warning",
+                "version", "updated_at", "last_event_seq", "last_event_hash"]
+SWEEP_BATCH = 250
+SWEEP_STEPS = 4  # warn, overdue, escalate: a case long due takes them all in one run
+
+
+def sweep_deadlines(*, limit: int = 1000, batch_size: int = SWEEP_BATCH) -> SweepReport:
+    """Find cases whose next look is due (indexed `next_due_at`), warn, mark overdue, escalate; and
+    the same for the answer promised to residents.
+
+    Works in batches: one transaction locks up to `batch_size` due cases (on PostgreSQL with SKIP
+    LOCKED, so two sweeps or a clerk's open transaction do not wait on each other), moves each on
+    in Python, and writes the cases, their events and their outbox rows with a few statements.
     Idempotent: each step moves `next_due_at` on, so a second run finds nothing new to do.
     """
     now = clock.now()
     report = SweepReport()
-    numbers = list(Case.objects.filter(next_due_at__lte=now).order_by("next_due_at")
-                   .values_list("number", flat=True)[:limit])
-    for number in numbers:
+    seen: set[int] = set()
+    while report.looked_at < limit:
+        ids = list(Case.objects.filter(next_due_at__lte=now).exclude(pk__in=seen).order_by("next_due_at")
+                   .values_list("pk", flat=True)[: min(batch_size, limit - report.looked_at)])
+        if not ids:
+            break
+        seen.update(ids)
         with transaction.atomic():
-            case = Case.objects.select_for_update(of=("self",)).select_related("category").filter(
-                number=number, next_due_at__lte=now).first()
-            if case is None:
-                continue
-            report.looked_at += 1
-            _sweep_one(case, now, report)
+            # a case another transaction holds is skipped; it is still due for the next run
+            batch = _SweepBatch(cases=list(
+                Case.objects.select_for_update(skip_locked=True, of=("self",)).select_related("category")
+                .filter(pk__in=ids, next_due_at__lte=now)))
+            for case in batch.cases:
+                report.looked_at += 1
+                for _step in range(SWEEP_STEPS):
+                    if case.next_due_at is None or case.next_due_at > now:
+                        break
+                    _sweep_step(case, now, report, batch)
+                case.version += 1
+                case.updated_at = now
+            batch.write()
     return report
 
 
-def _sweep_one(case: Case, now, report: SweepReport) -> None:
-    changed_state = case.state
-    if case.warning == DeadlineWarning.NONE and case.warn_at and case.warn_at <= now and case.due_at > now:
+def _sweep_step(case: Case, now, report: SweepReport, batch: _SweepBatch) -> None:
+    """One move of a due case: the answer clock first, then the stage's."""
+    answer = _sweep_answer(case, now, batch)
+    if answer:
+        report.warned += answer == DeadlineWarning.YELLOW
+        report.overdue += answer == DeadlineWarning.RED
+    elif case.warning == DeadlineWarning.NONE and case.warn_at and case.warn_at <= now and case.due_at > now:
         case.warning = DeadlineWarning.YELLOW
-        append_event(case=case, action=A.WARN, actor=None, from_state=case.state, to_state=case.state, now=now,
-                     payload={"due_at": case.due_at.isoformat() if case.due_at else None}, is_public=False)
+        batch.event(case, A.WARN, now, payload={"due_at": case.due_at.isoformat() if case.due_at else None},
+                    topic="case.warning")
         report.warned += 1
-        _notify(case, "case.warning")
     elif case.warning != DeadlineWarning.RED and case.due_at and case.due_at <= now:
         case.warning = DeadlineWarning.RED
         case.overdue_since = case.due_at
         case.reminder_count += 1
-        append_event(case=case, action=A.OVERDUE, actor=None, from_state=case.state, to_state=case.state, now=now,
-                     payload={"due_at": case.due_at.isoformat()}, is_public=False)
+        batch.event(case, A.OVERDUE, now, payload={"due_at": case.due_at.isoformat()}, topic="case.overdue")
         report.overdue += 1
-        _notify(case, "case.overdue")
-    elif case.warning == DeadlineWarning.RED and not case.escalated_for_overdue:
+    elif (case.warning == DeadlineWarning.RED and not case.escalated_for_overdue
+          and (deadlines.escalation_due(case) or now) <= now):
         case.escalated_for_overdue = True
         if case.state in TRANSITIONS[A.ESCALATE].sources and case.level != Level.COUNTY:
+            from_state = case.state
             payload = _escalate(case, now)
             case.state = S.ACCEPTED
-            append_event(case=case, action=A.ESCALATE, actor=None, from_state=changed_state, to_state=case.state,
-                         reason=_("Overdue past the grace period."), payload=payload, now=now)
+            batch.event(case, A.ESCALATE, now, from_state=from_state, reason=_("Overdue past the grace period."),
+                        payload=payload, is_public=True, topic="case.escalated")
             deadlines.start_stage(case, now)
             report.escalated += 1
-            _notify(case, "case.escalated")
     case.next_due_at = deadlines.next_look(case)
-    case.version += 1
-    case.updated_at = now
-    case.save()
+
+
+def _sweep_answer(case: Case, now, batch: _SweepBatch) -> str:
+    """Yellow, then red, on the answer promised to a resident; the new warning, or "" for none."""
+    look = deadlines.answer_next_look(case)
+    if look is None or look > now:
+        return ""
+    payload = {"deadline": "answer", "due_at": case.answer_due_at.isoformat() if case.answer_due_at else None}
+    if case.answer_warning == DeadlineWarning.NONE and case.answer_due_at and case.answer_due_at > now:
+        case.answer_warning = DeadlineWarning.YELLOW
+        batch.event(case, A.WARN, now, payload=payload, topic="case.answer_warning")
+    else:
+        case.answer_warning = DeadlineWarning.RED
+        batch.event(case, A.OVERDUE, now, payload=payload, topic="case.answer_overdue")
+    case.next_due_at = deadlines.next_look(case)
+    return case.answer_warning
 
 
 # -- personal data -----------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class CaseAction(models.TextChoices):
     REMIND = "remind", _("send a reminder")
     WARN = "warn", _("deadline warning")
     OVERDUE = "overdue", _("deadline passed")
+    ANSWER = "answer", _("answer the resident")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ TRANSITIONS: dict[CaseAction, Transition] = {
     A.ASSIST_REPORT: Transition(WORKING, None, (P.HANDLE_CASE,)),
     A.FLAG: Transition(SUPERVISABLE, None, (P.SUPERVISE_CASE,)),
     A.REMIND: Transition(SUPERVISABLE, None, (P.SUPERVISE_CASE,)),
+    # the answer to the resident may be given, or given again, at any point but after a merge
+    A.ANSWER: Transition(OPEN_STATES | {S.REJECTED, S.CLOSED, S.RATED}, None,
+                         (P.INTAKE_CASE, P.DISPATCH_CASE, P.HANDLE_CASE), needs_reason=True),
 }
 
 # The stage whose deadline runs in each state.
@@ -115,7 +119,9 @@ STAGE_OF_STATE = {
 }
 
 # Actions of the lead department only: an assisting department reports its own part instead.
-LEAD_ONLY = frozenset({A.START, A.REPORT_BACK, A.RETURN, A.REQUEST_EXTENSION, A.REQUEST_ASSIST, A.ESCALATE})
+# The answer to the resident comes from the lead department or the command centre, not an assistant.
+LEAD_ONLY = frozenset({A.START, A.REPORT_BACK, A.RETURN, A.REQUEST_EXTENSION, A.REQUEST_ASSIST, A.ESCALATE,
+                       A.ANSWER})
 
 
 def may_act(perms, case, action: CaseAction) -> bool:

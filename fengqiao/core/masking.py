@@ -135,3 +135,23 @@ def mask_address(value: str | None) -> str:
     if address[end:].strip():
         return kept + HIDDEN
     return kept
+
+
+# Numbers that may identify a person inside free text: mobile and landline numbers, ID numbers,
+# bank cards: any run of 7 or more digits, with spaces or dashes inside it.
+_LONG_NUMBER = re.compile(r"(?<![\dA-Za-z])\+?\d(?:[\d \-]{5,}\d)[Xx]?(?![\dA-Za-z])")
+
+
+def redact_text(value: str | None) -> str:
+    """Free text for public pages: every run of 7 or more digits (phone, ID and card numbers, house
+    numbers written as numbers) is replaced with ``****``. Names in free text cannot be found
+    reliably, so public pages show texts written for the public (answers, results) and the
+    reporter's description only after this."""
+    if not value:
+        return ""
+
+    def hide(match: re.Match) -> str:
+        digits = sum(ch.isdigit() for ch in match.group(0))
+        return HIDDEN if digits >= 7 else match.group(0)
+
+    return _LONG_NUMBER.sub(hide, value)

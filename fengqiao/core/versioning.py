@@ -72,3 +72,10 @@ class VersionedCache(Generic[T]):
 
 
 _caches: dict[str, list[VersionedCache]] = {}
+
+
+def invalidate_all() -> None:
+    """Forget every process-local cache (tests start each case from the database as it is)."""
+    for caches in _caches.values():
+        for cache in caches:
+            cache.invalidate()

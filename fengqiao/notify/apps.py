@@ -6,3 +6,6 @@ class NotifyConfig(AppConfig):
     name = "fengqiao.notify"
     label = "notify"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from fengqiao.notify import signals  # noqa: F401

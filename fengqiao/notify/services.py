@@ -37,6 +37,7 @@ from fengqiao.core import clock
 from fengqiao.core.crypto import blind_index
 from fengqiao.core.errors import InvalidInput
 from fengqiao.core.masking import normalise_phone
+from fengqiao.core.versioning import VersionedCache
 from fengqiao.notify.channels import Courier, PermanentFailure, TemporaryFailure
 from fengqiao.notify.models import OPEN_STATUSES, Channel, Message, Status, WebhookSubscription
 
@@ -127,9 +128,25 @@ def notify(
     - Inbox rows are delivered by the commit itself. For the others a delivery task is enqueued
       with `transaction.on_commit`; if the transaction rolls back, nothing is written or sent.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("notify() writes the outbox in the caller's transaction: call it inside "
-                           "transaction.atomic(), in the same transaction as the event")
+    messages = build_messages(topic=topic, recipients=recipients, subject=subject, body=body, payload=payload,
+                              case_number=case_number, dedup_key_base=dedup_key_base, channels=channels,
+                              webhooks=webhooks)
+    return write_messages(messages)
+
+
+def build_messages(
+    *,
+    topic: str,
+    recipients: Iterable[Recipient] = (),
+    subject: str,
+    body: str = "",
+    payload: Mapping[str, Any] | None = None,
+    case_number: str = "",
+    dedup_key_base: str,
+    channels: Collection[str] = (Channel.INBOX, Channel.EMAIL),
+    webhooks: bool = True,
+) -> list[Message]:
+    """The outbox rows `notify` writes for one event, checked and unsaved (see `write_messages`)."""
     _check(topic=topic, subject=subject, dedup_key_base=dedup_key_base, channels=channels)
     now = clock.now()
     rows: dict[str, Message] = {}
@@ -163,24 +180,44 @@ def notify(
             raise InvalidInput("invalid_recipient", f"not a recipient: {type(recipient).__name__}",
                                field="recipients")
     if webhooks:
-        for subscription in WebhookSubscription.objects.filter(is_active=True).only("pk", "topics"):
+        for subscription in active_subscriptions():
             if subscription.matches(topic):
                 add(Channel.WEBHOOK, f"webhook:{subscription.pk}", subscription=subscription)
-    if not rows:
-        return []
+    return list(rows.values())
 
-    with transaction.atomic():
-        existing = set(Message.objects.filter(dedup_key__in=list(rows)).values_list("dedup_key", flat=True))
-        new = [message for key, message in rows.items() if key not in existing]
-        if not new:
-            return []
-        # a concurrent writer of the same event may insert a key first: its row stands, ours is dropped
-        Message.objects.bulk_create(new, ignore_conflicts=True)
-        created = list(Message.objects.filter(uuid__in=[m.uuid for m in new]).order_by("pk"))
+
+def write_messages(messages: Sequence[Message], *, returning: bool = True) -> list[Message]:
+    """Insert outbox rows (of one event or of many) in the caller's transaction, in one statement;
+    a row whose dedup key exists already is dropped. Rows that need delivery get one delivery task
+    after commit. Returns the rows written (read back) unless `returning` is off and none needs
+    delivery: then nothing is read back and the answer is []."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notify() writes the outbox in the caller's transaction: call it inside "
+                           "transaction.atomic(), in the same transaction as the event")
+    if not messages:
+        return []
+    # a concurrent or earlier writer of the same event may have the key already: its row stands
+    Message.objects.bulk_create(messages, ignore_conflicts=True)
+    if not returning and all(m.status == Status.SENT for m in messages):
+        return []
+    created = list(Message.objects.filter(uuid__in=[m.uuid for m in messages]).order_by("pk"))
     to_deliver = [m.pk for m in created if m.status == Status.PENDING]
     if to_deliver:
         transaction.on_commit(lambda: _enqueue_delivery(to_deliver))
     return created
+
+
+def _active_subscriptions_now() -> list[WebhookSubscription]:
+    return list(WebhookSubscription.objects.filter(is_active=True).only("pk", "topics"))
+
+
+# the active webhook subscriptions, per process; forgotten when one changes (notify.signals)
+_subscriptions: VersionedCache[list[WebhookSubscription]] = VersionedCache(
+    "notify.webhooks", _active_subscriptions_now, lambda: settings.LOCATOR_CHECK_SECONDS)
+
+
+def active_subscriptions() -> list[WebhookSubscription]:
+    return _subscriptions.get()
 
 
 def _check(*, topic: str, subject: str, dedup_key_base: str, channels: Collection[str]) -> None:

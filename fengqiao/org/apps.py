@@ -6,3 +6,6 @@ class OrgConfig(AppConfig):
     name = "fengqiao.org"
     label = "org"
     verbose_name = _("Organisation")
+
+    def ready(self) -> None:
+        from fengqiao.org import signals  # noqa: F401

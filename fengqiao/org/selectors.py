@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
+from fengqiao.core.versioning import VersionedCache
 from fengqiao.org.models import Assignment, Department
 from fengqiao.org.permissions import ROLE_ACTIONS, Action, Target
 
@@ -33,3 +35,26 @@ def users_who_may(action: Action, target: Target, *, roles=None) -> QuerySet:
         scope |= Q(department_id__in=_department_ancestors(target.department_ids))
     user_ids = Assignment.objects.filter(scope, role__in=allowed_roles, is_active=True).values("user_id")
     return get_user_model().objects.filter(pk__in=user_ids, is_active=True)
+
+
+ASSIGNMENTS_KEY = "org.assignments"
+
+
+def _no_recipients_yet() -> dict[tuple, list]:
+    return {}
+
+
+# Who may do what where, remembered per process (notifications ask it for every event); forgotten
+# when assignments, departments, users or staff profiles change (org.signals).
+_recipients: VersionedCache[dict[tuple, list]] = VersionedCache(
+    ASSIGNMENTS_KEY, _no_recipients_yet, lambda: settings.LOCATOR_CHECK_SECONDS)
+
+
+def recipients_who_may(action: Action, target: Target) -> list:
+    """`users_who_may` as a list of users with their staff profiles, remembered per process."""
+    remembered = _recipients.get()
+    key = (action, target.area_code, target.department_ids)
+    found = remembered.get(key)
+    if found is None:
+        found = remembered[key] = list(users_who_may(action, target).select_related("staff_profile"))
+    return found
