@@ -7,6 +7,6 @@ class MediationConfig(AppConfig):
     label = "mediation"
     verbose_name = _("Dispute mediation")
     # dotted paths of idempotent jobs that `fengqiao periodic` runs every interval (besides settings.PERIODIC_JOBS)
-    periodic_jobs: list[str] = []
+    periodic_jobs: list[str] = ["fengqiao.mediation.tasks.remind_follow_ups"]
     # dotted path of `build(*, township, villages, password) -> fengqiao.demo.build.DemoPart` run by `fengqiao demo`
-    demo: str | None = None
+    demo: str | None = "fengqiao.mediation.demo.build"
