@@ -37,3 +37,29 @@ def grids_geojson(*, area_code: str = "") -> dict[str, Any]:
                 for code, name, region_code, geometry in grids.order_by("code").values_list(
                     "code", "name", "region__code", "geometry")[:2000]]
     return {"type": "FeatureCollection", "features": features}
+
+
+def _scrub_text(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 2:
+            text = text.replace(secret, "***")
+    return text
+
+
+def scrubbed_card(case: Case) -> dict[str, Any]:
+    """The case loop's public card, with the case's own reporter name and address text also taken out of
+    the free text (residents sometimes write them into the description)."""
+    from fengqiao.cases.public import public_case_card
+
+    card = public_case_card(case)
+    card["description"] = _scrub_text(card["description"], [case.reporter_name, case.address])
+    return card
+
+
+def scrubbed_timeline(case: Case) -> list[Any]:
+    import dataclasses
+
+    from fengqiao.cases.public import public_timeline
+
+    secrets = [case.reporter_name, case.address]
+    return [dataclasses.replace(entry, detail=_scrub_text(entry.detail, secrets)) for entry in public_timeline(case)]

@@ -22,11 +22,11 @@ def _rates(settings):
     settings.FENGQIAO_PUBLIC_RATE = "1000/h"
 
 
-def close_case(loop, number):
-    s.case_accept(actor=loop.operator, number=number)
-    s.case_dispatch(actor=loop.operator, number=number, department=loop.enforcement)
-    s.case_report_back(actor=loop.handler, number=number, result="已修复")
-    return s.case_verify(actor=loop.grid_worker, number=number, passed=True)
+def close_case(township, number):
+    s.case_accept(actor=township.operator, number=number)
+    s.case_dispatch(actor=township.operator, number=number, department=township.enforcement)
+    s.case_report_back(actor=township.handler, number=number, result="已修复")
+    return s.case_verify(actor=township.grid_worker, number=number, passed=True)
 
 
 @pytest.fixture

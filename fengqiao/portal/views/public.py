@@ -45,7 +45,7 @@ def _filters(request: HttpRequest) -> dict[str, Any]:
 
 def _cards(filters: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     cases = case_selectors.public_cases(**filters)[:limit]
-    return [case_selectors.public_case_card(case) for case in cases]
+    return [selectors.scrubbed_card(case) for case in cases]
 
 
 @require_GET
@@ -83,7 +83,7 @@ def public_case(request: HttpRequest, number: str) -> HttpResponse:
     if case is None:
         raise Http404(_("No such public case."))
     return render(request, "portal/public_case.html", {
-        "card": case_selectors.public_case_card(case), "timeline": case_selectors.public_timeline(case),
+        "card": selectors.scrubbed_card(case), "timeline": selectors.scrubbed_timeline(case),
         "number": case.number,
     })
 

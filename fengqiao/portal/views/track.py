@@ -85,7 +85,7 @@ def _photos(case: Case) -> list[CaseAttachment]:
 
 def _case_page(request: HttpRequest, case: Case, *, errors: dict[str, list[str]] | None = None,
                values: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
-    timeline = case_selectors.public_timeline(case)
+    timeline = selectors.scrubbed_timeline(case)
     answers = [entry for entry in timeline if entry.highlight]
     return render(request, "portal/track_case.html", {
         "case": case, "code": tracking_code_display(case.tracking_code), "raw_code": case.tracking_code,
