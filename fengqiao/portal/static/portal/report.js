@@ -97,7 +97,7 @@
   var MAX_SIDE = 1600;
   function shrink(file) {
     return new Promise(function (resolve) {
-      if (!/^image\/(jpeg|png|webp)$/.test(file.type) || file.size < 400 * 1024 || !window.createImageBitmap) { resolve(file); return; }
+      if (!/^image\/(jpeg|png|webp)$/.test(file.type) || !window.createImageBitmap) { resolve(file); return; }
       createImageBitmap(file).then(function (bitmap) {
         var scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
         if (scale === 1 && file.size < 2 * 1024 * 1024) { resolve(file); return; }
@@ -105,7 +105,7 @@
         canvas.width = Math.round(bitmap.width * scale); canvas.height = Math.round(bitmap.height * scale);
         canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
         canvas.toBlob(function (blob) {
-          resolve(blob && blob.size < file.size ? new File([blob], file.name.replace(/\.\w+$/, "") + ".jpg", { type: "image/jpeg" }) : file);
+          resolve(blob && (scale < 1 || blob.size < file.size) ? new File([blob], file.name.replace(/\.\w+$/, "") + ".jpg", { type: "image/jpeg" }) : file);
         }, "image/jpeg", 0.85);
       }).catch(function () { resolve(file); });
     });
