@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Header, Query, Router
+from ninja import Header, Query, Router, Status
 
 from fengqiao.affairs import selectors as sel
 from fengqiao.affairs import services
@@ -140,7 +140,7 @@ def book(request: HttpRequest, service_id: int, payload: BookingIn,
     booking = services.booking_create(actor=request.user, service_id=service_id, slot_id=payload.slot,
                                       name=payload.name, phone=payload.phone, email=payload.email,
                                       note=payload.note, idempotency_key=idempotency_key)
-    return 201, _booking(booking)
+    return Status(201, _booking(booking))
 
 
 @router.post("/bookings/{code}/cancel", auth=None, response={200: BookingOut, **ERROR_RESPONSES},
