@@ -73,8 +73,8 @@ class AgreementDocument:
 def document_for(*, agreement: Agreement, dispute: Dispute) -> AgreementDocument:
     return AgreementDocument(
         number=dispute.number, revision=agreement.revision,
-        organisation=dispute.organisation.name_zh if dispute.organisation_id else "",
-        mediator=dispute.mediator.display_name if dispute.mediator_id else "", type_name=dispute.type.name_zh,
+        organisation=dispute.organisation.name_zh if dispute.organisation is not None else "",
+        mediator=dispute.mediator.display_name if dispute.mediator is not None else "", type_name=dispute.type.name_zh,
         parties=[PartyLine(p.role, p.kind, p.name, p.id_number, p.address, p.representative)
                  for p in dispute.parties.all()],
         facts=agreement.facts, points_in_dispute=agreement.points_in_dispute,
@@ -210,6 +210,6 @@ def render_handover_pdf(*, dispute: Dispute, referral: Referral) -> bytes:
                   _para(f"第{agreement.revision}稿，{agreement.get_state_display()}，SHA-256：{agreement.pdf_hash}",
                         st["body"]),
                   _para(agreement.obligations, st["body"])]
-    story += [Spacer(1, 12), _para(f"移交单位：{dispute.organisation.name_zh if dispute.organisation_id else ''}",
+    story += [Spacer(1, 12), _para(f"移交单位：{dispute.organisation.name_zh if dispute.organisation is not None else ''}",
                                    st["body"])]
     return _pdf(story, title=f"矛盾纠纷移交函 {dispute.number}")

@@ -127,7 +127,7 @@ def _organisations(township: Region, villages: list[Region]) -> dict[str, Mediat
 
 
 def build(*, township: Region, villages: list[Region], password: str) -> DemoPart:
-    rng = random.Random(29)
+    rng = random.Random(29)  # noqa: S311 - demo data, not secrets
     logins: list[DemoLogin] = []
     justice = Department.objects.filter(code="fq-justice").first()
     staff_account("mediation-centre", password, rng, role=Role.MEDIATION_CENTRE, scope=township, department=justice,
@@ -149,7 +149,7 @@ def build(*, township: Region, villages: list[Region], password: str) -> DemoPar
 
     made = Dispute.objects.filter(created_by=centre).exists()
     if not made:
-        _history(township=township, villages=villages, centre=centre, rng=random.Random(31))
+        _history(township=township, villages=villages, centre=centre, rng=random.Random(31))  # noqa: S311
     logins += _party_login(centre)
     disputes = Dispute.objects.filter(area_code__startswith=township.code)
     return DemoPart(counts={"disputes": disputes.count(), "mediators": Mediator.objects.count(),
@@ -214,7 +214,7 @@ def _one(*, plan: str, start: datetime, real_now: datetime, story, grid: Grid, c
                                      intake_mode=rng.choice(["application", "application", "grid_worker", "police",
                                                              "hotline"]),
                                      referred_by="枫桥派出所")
-    codes = dispute.issued_codes
+    codes = dispute.issued_codes  # type: ignore[attr-defined]
     number = dispute.number
     creds = {p.role: s.PartyCredentials(code=codes[p.pk], phone_last4=p.phone[-4:]) for p in dispute.parties.all()}
     if plan == "registered":

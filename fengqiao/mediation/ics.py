@@ -31,8 +31,8 @@ def session_calendar(session: MediationSession) -> bytes:
         event.add("location", session.meeting_link)
         event.add("url", session.meeting_link)
     else:
-        place = session.room.name if session.room_id else session.place
-        organisation = dispute.organisation.name_zh if dispute.organisation_id else ""
+        place = session.room.name if session.room is not None else session.place
+        organisation = dispute.organisation.name_zh if dispute.organisation is not None else ""
         event.add("location", " ".join(x for x in (organisation, place) if x))
     event.add("description", f"调解员：{session.mediator.display_name}\n纠纷编号：{dispute.number}")
     event.add("status", "CANCELLED" if session.state == SessionState.CANCELLED else "CONFIRMED")

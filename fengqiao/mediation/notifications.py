@@ -65,7 +65,7 @@ def _staff(dispute: Dispute, audiences: Iterable[str]) -> list[Any]:
     for who in audiences:
         if who == CENTRE:
             found = list(users_who_may(Action.MANAGE_DISPUTES, Target(area_code=dispute.area_code)))
-        elif who == MEDIATOR and dispute.mediator_id is not None:
+        elif who == MEDIATOR and dispute.mediator is not None:
             found = [dispute.mediator.user]
         else:
             found = []
@@ -87,7 +87,7 @@ def _texts(topic: str, dispute: Dispute, session: MediationSession | None, extra
             "reasons": "；".join(extra.get("reasons", []))}
     elif topic in ("dispute.session_scheduled", "dispute.session_moved") and session is not None:
         subject = _("Mediation session for %(number)s on %(when)s") % {"number": number, "when": _when(session.starts_at)}
-        where = session.meeting_link or (session.room.name if session.room_id else session.place)
+        where = session.meeting_link or (session.room.name if session.room is not None else session.place)
         body = _("From %(start)s to %(end)s, %(where)s.") % {"start": _when(session.starts_at),
                                                              "end": _when(session.ends_at), "where": where}
     elif topic == "dispute.session_cancelled" and session is not None:

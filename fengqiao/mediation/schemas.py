@@ -334,8 +334,8 @@ def dispute_item(dispute: Dispute) -> dict[str, Any]:
         "number": dispute.number, "type": {"code": dispute.type.code, "name": dispute.type.name},
         "title": dispute.title, "state": dispute.state, "state_label": dispute.get_state_display(),
         "risk_level": dispute.risk_level, "level": dispute.level, "area_code": dispute.area_code,
-        "mediator": dispute.mediator.display_name if dispute.mediator_id else None,
-        "organisation": dispute.organisation.name if dispute.organisation_id else None,
+        "mediator": dispute.mediator.display_name if dispute.mediator is not None else None,
+        "organisation": dispute.organisation.name if dispute.organisation is not None else None,
         "created_at": dispute.created_at, "conclude_due_at": dispute.conclude_due_at, "version": dispute.version,
     }
 
@@ -348,7 +348,7 @@ def _event(event: DisputeEvent) -> dict[str, Any]:
 
 def _session(session: MediationSession) -> dict[str, Any]:
     return {"id": session.pk, "mode": session.mode, "starts_at": session.starts_at, "ends_at": session.ends_at,
-            "state": session.state, "room": session.room.name if session.room_id else None, "place": session.place,
+            "state": session.state, "room": session.room.name if session.room is not None else None, "place": session.place,
             "meeting_link": session.meeting_link, "minutes": session.minutes}
 
 

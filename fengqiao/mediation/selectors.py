@@ -50,6 +50,11 @@ A = DisputeAction
 LIST_RELATED = ("type", "region", "grid", "mediator", "organisation")
 
 
+def _actor_id(actor: Any) -> int:
+    """The actor's user id, or 0 (no user has it) for an anonymous actor."""
+    return int(getattr(actor, "pk", None) or 0)
+
+
 # -- scope ------------------------------------------------------------------------------------------------
 def dispute_scope_q(actor: Any) -> Q | None:
     """Disputes `actor` may see: the centre's area, and those assigned to the actor as mediator.
@@ -59,7 +64,7 @@ def dispute_scope_q(actor: Any) -> Q | None:
     if centre is None:
         return None
     mediate = perms.scope_q(Action.MEDIATE, area_field="area_code")
-    own = Q(mediator__user_id=getattr(actor, "pk", None)) & (mediate if mediate is not None else Q())
+    own = Q(mediator__user_id=_actor_id(actor)) & (mediate if mediate is not None else Q())
     return centre | own
 
 
@@ -136,7 +141,7 @@ def dispute_list(*, actor: Any, filters: DisputeFilters | None = None, cursor: s
     if f.mediator:
         qs = qs.filter(mediator_id=f.mediator)
     if f.mine:
-        qs = qs.filter(mediator__user_id=getattr(actor, "pk", None))
+        qs = qs.filter(mediator__user_id=_actor_id(actor))
     if f.overdue is not None:
         late = _overdue_q(clock.now())
         qs = qs.filter(late) if f.overdue else qs.exclude(late)
@@ -184,12 +189,12 @@ def dispute_scope_q_centre(actor: Any) -> Q:
 
 
 def mediator_for_user(*, actor: Any) -> Mediator | None:
-    return Mediator.objects.select_related("organisation", "region").filter(user_id=getattr(actor, "pk", None)).first()
+    return Mediator.objects.select_related("organisation", "region").filter(user_id=_actor_id(actor)).first()
 
 
 def my_disputes(*, actor: Any, open_only: bool = True) -> list[Dispute]:
     """The mediator's workspace: disputes assigned to the actor (open first, by deadline)."""
-    qs = disputes_visible_to(actor).filter(mediator__user_id=getattr(actor, "pk", None)).select_related(*LIST_RELATED)
+    qs = disputes_visible_to(actor).filter(mediator__user_id=_actor_id(actor)).select_related(*LIST_RELATED)
     if open_only:
         qs = qs.filter(state__in=[S.ASSIGNED, S.IN_MEDIATION, S.AGREED, S.EFFECTIVE])
     return list(qs.order_by("conclude_due_at", "-created_at")[:500])
@@ -203,10 +208,10 @@ def mediator_calendar(*, actor: Any, start: datetime, end: datetime, mediator: M
     qs = MediationSession.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related(
         "dispute", "dispute__type", "room", "mediator")
     if mediator is None:
-        qs = qs.filter(mediator__user_id=getattr(actor, "pk", None))
+        qs = qs.filter(mediator__user_id=_actor_id(actor))
     else:
         perms = permissions_for(actor)
-        if mediator.user_id != getattr(actor, "pk", None) and not perms.can(
+        if mediator.user_id != _actor_id(actor) and not perms.can(
                 Action.MANAGE_DISPUTES, mediator.organisation.region):
             raise NotFound("not_found", _("No such mediator."))
         qs = qs.filter(mediator=mediator)
@@ -313,7 +318,7 @@ def signing_state(*, agreement: Agreement) -> list[SignatureOut]:
         rows.append(SignatureOut(SignerKind.PARTY, f"{party.get_role_display()} {name}",
                                  signed.signed_at if signed else None, party.pk))
     mediator = valid.get((SignerKind.MEDIATOR, None))
-    name = agreement.dispute.mediator.display_name if agreement.dispute.mediator_id else ""
+    name = agreement.dispute.mediator.display_name if agreement.dispute.mediator is not None else ""
     rows.append(SignatureOut(SignerKind.MEDIATOR, f"{SignerKind.MEDIATOR.label} {name}".strip(),
                              mediator.signed_at if mediator else None))
     return rows
@@ -401,7 +406,7 @@ def match_mediators(*, actor: Any, number: str, at: datetime | None = None, dura
     for phone_index, id_index in dispute.parties.values_list("phone_index", "id_number_index"):
         indexes |= {i for i in (phone_index, id_index) if i}
     request = matching.MatchRequest(
-        type_code=dispute.type.code, parent_type_code=dispute.type.parent.code if dispute.type.parent_id else "",
+        type_code=dispute.type.code, parent_type_code=dispute.type.parent.code if dispute.type.parent is not None else "",
         area_code=dispute.area_code, party_indexes=frozenset(indexes),
         refused_ids=frozenset(dispute.refusals.values_list("mediator_id", flat=True)),
         languages=matching.languages_of(languages), at=at)
@@ -514,8 +519,8 @@ def dispute_for_party(*, code: str, phone_last4: str) -> PartyView:
     return PartyView(
         party_id=party.pk, number=dispute.number, state=dispute.state, state_label=dispute.get_state_display(),
         type_name=dispute.type.name, title=dispute.title, facts=dispute.facts, claims=dispute.claims,
-        created_at=dispute.created_at, organisation=dispute.organisation.name if dispute.organisation_id else "",
-        mediator=dispute.mediator.display_name if dispute.mediator_id else "", role=party.role,
+        created_at=dispute.created_at, organisation=dispute.organisation.name if dispute.organisation is not None else "",
+        mediator=dispute.mediator.display_name if dispute.mediator is not None else "", role=party.role,
         role_label=party.get_role_display(), name=party.name, phone=party.phone, address=party.address,
         others=others, events=dispute_timeline(dispute=dispute, public_only=True),
         sessions=[s for s in dispute_sessions(dispute=dispute) if s.state != SessionState.CANCELLED],

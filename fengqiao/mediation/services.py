@@ -184,8 +184,9 @@ def _phone_ok(phone: str) -> bool:
 def _visible(perms: Any, actor: Any, dispute: Dispute) -> bool:
     if perms.can(Action.MANAGE_DISPUTES, dispute):
         return True
-    return bool(dispute.mediator_id is not None and perms.can(Action.MEDIATE, dispute)
-                and dispute.mediator.user_id == getattr(actor, "pk", None))
+    mediator = dispute.mediator
+    return bool(mediator is not None and perms.can(Action.MEDIATE, dispute)
+                and mediator.user_id == getattr(actor, "pk", None))
 
 
 def _load_for_update(number: str) -> Dispute:
@@ -763,7 +764,7 @@ def meeting_link_for(*, dispute: Dispute, session_key: str) -> str:
 
     from django.conf import settings
 
-    template = (dispute.organisation.meeting_link_template if dispute.organisation_id else "") or getattr(
+    template = (dispute.organisation.meeting_link_template if dispute.organisation is not None else "") or getattr(
         settings, "MEDIATION_MEETING_LINK", "") or os.environ.get("FENGQIAO_MEDIATION_MEETING_LINK", "")
     if not template:
         return ""
@@ -1367,7 +1368,7 @@ def party_contacts_reveal(*, actor: Any, number: str, reason: str) -> list[Party
     perms = permissions_for(actor)
     if dispute is None or not _visible(perms, actor, dispute):
         raise NotFound("not_found", _("No such dispute."))
-    is_mediator = dispute.mediator_id is not None and dispute.mediator.user_id == getattr(actor, "pk", None)
+    is_mediator = dispute.mediator is not None and dispute.mediator.user_id == getattr(actor, "pk", None)
     if not perms.can(Action.VIEW_PERSONAL_DATA, dispute) and not is_mediator:
         raise Forbidden("forbidden", _("Your role does not see the parties' contact data."))
     errors: list[ErrorDetail] = []

@@ -139,7 +139,8 @@ def mediation_statistics(*, actor: Any, area_code: str | None = None, date_from:
     followed = [(done, performed) for done, performed in agreements if done]
     performed_count = sum(1 for _done, performed in followed if performed)
 
-    ratings = list(Party.objects.filter(dispute_id__in=ids, rating__isnull=False).values_list("rating", flat=True))
+    ratings: list[int] = [r for r in Party.objects.filter(dispute_id__in=ids, rating__isnull=False).values_list(
+        "rating", flat=True) if r is not None]
 
     types = {t.pk: t for t in DisputeType.objects.all()}
     by_type_count = Counter(r[1] for r in rows)
