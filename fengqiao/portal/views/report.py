@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -174,6 +174,10 @@ def report(request: HttpRequest) -> HttpResponse:
                 from fengqiao.portal.services import subscription_request
 
                 subscription_request(email=email, case_number=case.number, own_request=True)
+    except OperationalError:
+        # the database is busy (SQLite's one writer under a burst): nothing was saved; the same form with
+        # the same idempotency key may simply be sent again
+        return busy(request)
     except DomainError as exc:
         if wants_json(request):
             return JsonResponse(exc.as_dict(), status=exc.status)
@@ -182,13 +186,24 @@ def report(request: HttpRequest) -> HttpResponse:
         context = _context(request, values=values, errors=errors_by_field(exc))
         return render(request, "portal/report.html", context, status=exc.status)
     code = case.tracking_code or ""
-    remember(request, SESSION_REPORTED, code)
     url = reverse("portal:report_done", args=[code])
-    if wants_json(request):
+    if wants_json(request):  # the caller has the code in the answer: no session to write
         return JsonResponse({"tracking_code": code, "url": url,
                              "answer_due_at": case.answer_due_at.isoformat() if case.answer_due_at else None},
                             status=201)
+    remember(request, SESSION_REPORTED, code)
     return redirect(url)
+
+
+def busy(request: HttpRequest) -> HttpResponse:
+    message = _("Many people are sending reports right now and nothing was saved. Please send it again in a moment.")
+    response: HttpResponse
+    if wants_json(request):
+        response = JsonResponse({"errors": [{"field": None, "code": "busy", "message": message}]}, status=503)
+    else:
+        response = render(request, "portal/rate_limited.html", {"message": message}, status=503)
+    response["Retry-After"] = "2"
+    return response
 
 
 @never_cache
