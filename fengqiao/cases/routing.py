@@ -9,13 +9,15 @@ Every decision carries its reason, stored on the dispatch event ("why routed her
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fengqiao.cases.models import LEVEL_ORDER, Category, Level, RoutingRule
+from fengqiao.core.versioning import VersionedCache
 from fengqiao.geo.models import RegionLevel
 from fengqiao.org.models import Department
 
@@ -46,16 +48,52 @@ def _in_window(rule: RoutingRule, at: datetime) -> bool:
     return t >= rule.hour_from or t < rule.hour_to  # a window over midnight, e.g. 17:30-08:30
 
 
+@dataclass
+class RoutingTable:
+    """What routing reads, loaded once per process and rebuilt when rules, departments or the
+    catalogue change (cases.signals): the active rules, the categories' parents, and the active
+    departments by (kind, region code)."""
+
+    rules: list[RoutingRule] = field(default_factory=list)
+    parents: dict[int, int | None] = field(default_factory=dict)
+    by_kind: dict[tuple[int, str], Department] = field(default_factory=dict)  # first by code
+
+    def chain(self, category: Category) -> list[int]:
+        """The category and its ancestors, nearest first."""
+        chain = [category.pk]
+        current = category.parent_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = self.parents.get(current)
+        return chain
+
+
+def _load_table() -> RoutingTable:
+    table = RoutingTable(
+        rules=list(RoutingRule.objects.filter(is_active=True).select_related("department__region", "category")
+                   .order_by("pk")),
+        parents=dict(Category.objects.values_list("pk", "parent_id")),
+    )
+    for department in (Department.objects.filter(is_active=True, kind__isnull=False)
+                       .select_related("region", "kind").order_by("code")):
+        table.by_kind.setdefault((department.kind_id, department.region.code), department)
+    return table
+
+
+ROUTING_KEY = "cases.routing"
+_table: VersionedCache[RoutingTable] = VersionedCache(ROUTING_KEY, _load_table,
+                                                      lambda: settings.LOCATOR_CHECK_SECONDS)
+
+
 def route(*, category: Category, area_code: str, at: datetime, min_level: Level | None = None) -> RoutingDecision | None:
     """Where a case of `category` in `area_code` goes; `min_level` asks for that level or above."""
-    from fengqiao.cases.selectors import category_ancestor_ids
-
-    chain = category_ancestor_ids(category)
-    rules = RoutingRule.objects.filter(is_active=True).select_related("department__region", "category")
-    rules = rules.filter(category_id__in=chain) | rules.filter(category__isnull=True)
+    table = _table.get()
+    chain = table.chain(category)
     best, best_key = None, None
     allowed = LEVEL_ORDER[LEVEL_ORDER.index(min_level):] if min_level else LEVEL_ORDER
-    for rule in rules:
+    for rule in table.rules:
+        if rule.category_id is not None and rule.category_id not in chain:
+            continue
         if rule.area_prefix and not area_code.startswith(rule.area_prefix):
             continue
         if not _in_window(rule, at) or not rule.department.is_active:
@@ -79,19 +117,16 @@ def route(*, category: Category, area_code: str, at: datetime, min_level: Level 
         code = area_code[: REGION_CODE_LENGTH[level]]
         if len(code) < REGION_CODE_LENGTH[level]:
             continue
-        if category.department_kind_id:
-            department = (Department.objects.filter(kind_id=category.department_kind_id, region__code=code,
-                                                    is_active=True).select_related("region").order_by("code").first())
-            if department:
-                reason = _("%(category)s is handled by a %(kind)s; %(department)s serves %(code)s.") % {
-                    "category": category.name, "kind": category.department_kind, "department": department,
-                    "code": code,
-                }
-                return RoutingDecision(department, level, reason, "kind")
+        department = table.by_kind.get((category.department_kind_id, code)) if category.department_kind_id else None
+        if department:
+            reason = _("%(category)s is handled by a %(kind)s; %(department)s serves %(code)s.") % {
+                "category": category.name, "kind": department.kind, "department": department, "code": code,
+            }
+            return RoutingDecision(department, level, reason, "kind")
+    centre_kind = next((d.kind_id for d in table.by_kind.values() if d.kind.code == "command_centre"), None)
     for level in [lv for lv in (Level.TOWNSHIP, Level.COUNTY) if lv in allowed]:
         code = area_code[: REGION_CODE_LENGTH[level]]
-        centre = (Department.objects.filter(kind__code="command_centre", region__code=code, is_active=True)
-                  .select_related("region").first())
+        centre = table.by_kind.get((centre_kind, code)) if centre_kind is not None else None
         if centre:
             reason = _("No department of the category's kind serves this area: the command centre %(department)s "
                        "takes it (属地).") % {"department": centre}

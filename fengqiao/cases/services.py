@@ -38,6 +38,7 @@ from fengqiao.cases.numbering import new_tracking_code, next_case_number
 from fengqiao.cases.routing import department_level, route
 from fengqiao.cases.states import FINAL_STATES, TRANSITIONS, CaseAction, CaseState, may_act
 from fengqiao.core import clock
+from fengqiao.core.db import update_rows
 from fengqiao.core.errors import (
     Conflict,
     ErrorDetail,
@@ -735,7 +736,7 @@ class _SweepBatch:
         from fengqiao.cases.notifications import prepare
         from fengqiao.notify.services import write_messages
 
-        Case.objects.bulk_update(self.cases, SWEPT_FIELDS)
+        update_rows(self.cases, SWEPT_FIELDS)
         CaseEvent.objects.bulk_create(self.events)
         messages = [m for case, topic, seq in self.notices
                     for m in prepare(case=case, topic=topic).messages(case=case, event_seq=seq)]
@@ -771,8 +772,8 @@ def sweep_deadlines(*, limit: int = 1000, batch_size: int = SWEEP_BATCH) -> Swee
         with transaction.atomic():
             # a case another transaction holds is skipped; it is still due for the next run
             batch = _SweepBatch(cases=list(
-                Case.objects.select_for_update(skip_locked=True, of=("self",)).select_related("category")
-                .filter(pk__in=ids, next_due_at__lte=now)))
+                Case.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("category", "lead_department").filter(pk__in=ids, next_due_at__lte=now)))
             for case in batch.cases:
                 report.looked_at += 1
                 for _step in range(SWEEP_STEPS):

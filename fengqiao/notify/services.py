@@ -189,8 +189,8 @@ def build_messages(
 def write_messages(messages: Sequence[Message], *, returning: bool = True) -> list[Message]:
     """Insert outbox rows (of one event or of many) in the caller's transaction, in one statement;
     a row whose dedup key exists already is dropped. Rows that need delivery get one delivery task
-    after commit. Returns the rows written (read back) unless `returning` is off and none needs
-    delivery: then nothing is read back and the answer is []."""
+    after commit. Returns the rows written (read back); with `returning` off nothing is read back,
+    the answer is [] and one delivery task for every due row is enqueued if any row needs it."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("notify() writes the outbox in the caller's transaction: call it inside "
                            "transaction.atomic(), in the same transaction as the event")
@@ -198,7 +198,9 @@ def write_messages(messages: Sequence[Message], *, returning: bool = True) -> li
         return []
     # a concurrent or earlier writer of the same event may have the key already: its row stands
     Message.objects.bulk_create(messages, ignore_conflicts=True)
-    if not returning and all(m.status == Status.SENT for m in messages):
+    if not returning:
+        if any(m.status == Status.PENDING for m in messages):
+            transaction.on_commit(lambda: _enqueue_delivery(None))  # one task delivers every due row
         return []
     created = list(Message.objects.filter(uuid__in=[m.uuid for m in messages]).order_by("pk"))
     to_deliver = [m.pk for m in created if m.status == Status.PENDING]
@@ -251,14 +253,14 @@ def _checked_phone(number: str) -> str:
     return number
 
 
-def _enqueue_delivery(message_ids: list[int]) -> None:
+def _enqueue_delivery(message_ids: list[int] | None) -> None:
     from fengqiao.notify.tasks import deliver_outbox
 
     try:
         deliver_outbox.enqueue(message_ids=message_ids)
     except Exception:
         # the rows are committed; the periodic sweep delivers them
-        logger.exception("could not enqueue delivery of %d notifications", len(message_ids))
+        logger.exception("could not enqueue delivery of %s notifications", len(message_ids) if message_ids else "due")
 
 
 def inbox_mark_read(*, user: AbstractBaseUser, message_ids: Iterable[int], now: datetime | None = None) -> int:
