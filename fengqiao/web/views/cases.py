@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fengqiao.cases import selectors, services
 from fengqiao.cases.models import LEVEL_ORDER, Case, CaseAttachment, Level
+from fengqiao.cases.numbering import tracking_code_display
 from fengqiao.cases.selectors import case_get, case_timeline, cases_visible_to, category_tree, iter_tree
 from fengqiao.cases.states import OPEN_STATES, CaseAction, CaseState
 from fengqiao.core.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -36,6 +37,7 @@ from fengqiao.core.images import max_bytes_setting
 from fengqiao.core.masking import mask_name, mask_phone
 from fengqiao.org.models import Department
 from fengqiao.org.permissions import Action, permissions_for
+from fengqiao.web.answers import ANSWER_FILTERS, clean_answer_filter, filter_by_answer, takes_answer
 
 A = CaseAction
 S = CaseState
@@ -149,6 +151,12 @@ class VerifyForm(ActionForm):
     photos = PhotosField(label=gettext_lazy("Photos of the check"), help_text=gettext_lazy("JPEG, PNG or WebP; up to 9."))
 
 
+class AnswerForm(ActionForm):
+    text = _text(gettext_lazy("Your answer to the resident"), required=True, rows=5,
+                 help_text=gettext_lazy("Shown on the resident's tracking page and sent to them. Write plainly; "
+                                        "leave out other people's names and phone numbers."))
+
+
 class RateForm(ActionForm):
     rating = forms.TypedChoiceField(label=gettext_lazy("Rating"), widget=forms.RadioSelect, coerce=int,
                                     choices=[(str(n), str(n)) for n in range(5, 0, -1)])
@@ -260,6 +268,10 @@ def _call_assist_report(actor, number, version, data, photos):
                                        report=data["report"])
 
 
+def _call_answer(actor, number, version, data, photos):
+    return services.case_answer(actor=actor, number=number, expected_version=version, text=data["text"])
+
+
 def _call_rate(actor, number, version, data, photos):
     return services.case_rate(actor=actor, number=number, expected_version=version, rating=data["rating"],
                               comment=data.get("comment") or "")
@@ -294,6 +306,8 @@ SPECS: list[ActionSpec] = [
     ActionSpec(A.ASSIST_REPORT, AssistReportForm, _call_assist_report, gettext_lazy("Report our part"), primary=True,
                offer=lambda case, actor: bool(_own_pending_assists(case, actor))),
     ActionSpec(A.VERIFY, VerifyForm, _call_verify, gettext_lazy("Record the check"), primary=True, multipart=True),
+    ActionSpec(A.ANSWER, AnswerForm, _call_answer, gettext_lazy("Send the answer"),
+               offer=lambda case, actor: takes_answer(case)),
     ActionSpec(A.ACCEPT, OptionalReasonForm, _c(services.case_accept, "reason"), gettext_lazy("Accept")),
     ActionSpec(A.DISPATCH, DispatchForm, _call_dispatch, gettext_lazy("Dispatch")),
     ActionSpec(A.REJECT, ReasonForm, _c(services.case_reject, "reason"), gettext_lazy("Reject")),
@@ -385,8 +399,13 @@ def _timeline_item(event: Any) -> dict:
     elif event.action == A.RATE and payload.get("rating"):
         detail = f"{payload['rating']}/5"
     moved = bool(event.to_state and event.to_state != event.from_state)
-    return {"e": event, "detail": detail,
+    return {"e": event, "detail": detail, "answer": event.action == A.ANSWER, "public": bool(event.is_public),
             "to_label": CaseState(event.to_state).label if moved and event.to_state in CaseState.values else ""}
+
+
+def _opens(spec: ActionSpec, case: Case) -> bool:
+    """Open by default: the usual next steps, and the answer while the resident still waits for one."""
+    return spec.primary or (spec.action == A.ANSWER and case.answered_at is None)
 
 
 def _new_form(spec: ActionSpec, case: Case, actor: Any) -> ActionForm:
@@ -402,7 +421,7 @@ def _render_case(request: HttpRequest, case: Case, *, failed: tuple[str, ActionF
         if failed is not None and failed[0] == spec.action.value:
             form, is_open = failed[1], True
         else:
-            form, is_open = _new_form(spec, case, actor), spec.primary and failed is None
+            form, is_open = _new_form(spec, case, actor), _opens(spec, case) and failed is None
         actions.append({"spec": spec, "name": spec.action.value, "label": spec.action.label, "form": form,
                         "open": is_open, "plain": not any(not f.is_hidden for f in form),
                         "url": reverse("web:case_action", args=[case.number, spec.action.value])})
@@ -418,6 +437,8 @@ def _render_case(request: HttpRequest, case: Case, *, failed: tuple[str, ActionF
         "alert": alert,
         "failed_errors": failed[1].non_field_errors() if failed_elsewhere and failed else [],
         "can_handle": permissions_for(actor).can(Action.HANDLE_CASE, case),
+        "tracking_code": tracking_code_display(case.tracking_code),
+        "takes_answer": takes_answer(case),
     }
     return render(request, "web/cases/detail.html", context, status=status)
 
@@ -448,7 +469,9 @@ def case_inbox(request: HttpRequest) -> HttpResponse:
     category_ids = selectors.category_subtree_ids(code=category, tree=tree) if category else None
     if not category_ids:
         category, category_ids = "", None
+    answer = clean_answer_filter(request.GET.get("answer"))
     qs = selectors.case_inbox(actor=request.user, state=state, category_ids=category_ids, deadline=deadline, text=text)
+    qs = filter_by_answer(qs, answer)
     page = Paginator(qs, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -457,7 +480,8 @@ def case_inbox(request: HttpRequest) -> HttpResponse:
         "states": [s for s in CaseState if s in OPEN_STATES],
         "categories": [(n.code, "\u3000" * n.depth + n.name) for n in nodes],
         "deadline_filters": DEADLINE_FILTERS, "query": query.urlencode(),
-        "filtered": bool(state or deadline or text or category),
+        "answer": answer, "answer_filters": ANSWER_FILTERS,
+        "filtered": bool(state or deadline or text or category or answer),
     }
     htmx = getattr(request, "htmx", None)
     partial = bool(htmx) and not htmx.history_restore_request

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fengqiao.cases import services
 from fengqiao.cases.models import Case, CaseAttachment, Category, Channel, Level, Urgency
+from fengqiao.cases.numbering import tracking_code_display
 from fengqiao.cases.selectors import (
     CASE_LIST_RELATED,
     allowed_actions,
@@ -46,6 +47,7 @@ from fengqiao.core.masking import mask_name, mask_phone
 from fengqiao.geo.models import Grid
 from fengqiao.org.models import Department, Platform
 from fengqiao.org.permissions import Action, permissions_for
+from fengqiao.web.answers import ANSWER_FILTERS, clean_answer_filter, filter_by_answer, takes_answer
 from fengqiao.web.forms import IdempotencyKeyField, VersionField, apply_domain_error, new_idempotency_key
 
 DESK_ACTIONS = (Action.INTAKE_CASE, Action.DISPATCH_CASE)
@@ -70,6 +72,7 @@ class QueueFilters:
     category: str = ""  # a category code: that category and those below it
     platform: str = ""  # a platform code
     q: str = ""  # number, description or address contains
+    answer: str = ""  # "", or a value of web.answers.ANSWER_FILTERS
 
 
 def desk_queue(*, actor: Any, filters: QueueFilters, categories: list | None = None) -> QuerySet[Case]:
@@ -90,6 +93,7 @@ def desk_queue(*, actor: Any, filters: QueueFilters, categories: list | None = N
     if filters.q:
         qs = qs.filter(Q(number__icontains=filters.q) | Q(description__icontains=filters.q)
                        | Q(address__icontains=filters.q))
+    qs = filter_by_answer(qs, filters.answer)
     return qs.order_by("created_at", "pk")
 
 
@@ -236,7 +240,12 @@ def _suggestion(case: Case):
 def _panel_context(request: HttpRequest, case: Case, *, bound: tuple[str, forms.Form] | None = None,
                    notice: str = "", alert: str = "") -> dict[str, Any]:
     actor = request.user
-    allowed = {a.value for a in allowed_actions(actor=actor, case=case)} & set(ACTION_FORMS)  # what this panel offers
+    may = {a.value for a in allowed_actions(actor=actor, case=case)}
+    allowed = may & set(ACTION_FORMS)  # what this panel offers
+    # the forms the Actions section shows (merging is offered beside each possible duplicate)
+    shown = allowed & {"accept", "reject", "dispatch", "recategorise"}
+    if "flag" in allowed and not case.supervised:
+        shown.add("flag")
     suggestion = _suggestion(case) if "dispatch" in allowed else None
     departments = desk_departments(case=case, suggested=suggestion.department if suggestion else None) \
         if "dispatch" in allowed else []
@@ -258,9 +267,31 @@ def _panel_context(request: HttpRequest, case: Case, *, bound: tuple[str, forms.
         "report_photos": [a for a in attachments if a.kind == CaseAttachment.Kind.REPORT],
         "other_photos": [a for a in attachments if a.kind != CaseAttachment.Kind.REPORT],
         "timeline": case_timeline(case=case), "notice": notice, "alert": alert,
+        "shown": shown, "next_step": "" if shown & {"accept", "reject", "dispatch"} else _next_step(case),
+        "tracking_code": tracking_code_display(case.tracking_code), "takes_answer": takes_answer(case),
+        "may_answer": CaseAction.ANSWER.value in may and takes_answer(case),
         "reporter": {"anonymous": case.anonymous, "name": mask_name(case.reporter_name),
                      "phone": mask_phone(case.reporter_phone)},
     }
+
+
+def _next_step(case: Case) -> str:
+    """A sentence saying what happens to the case now, when the desk has nothing to do on it."""
+    department = case.lead_department.name if case.lead_department else _("the lead department")
+    steps = {
+        CaseState.DISPATCHED: _("Dispatched to %(department)s, which starts handling it and reports back by "
+                                "the deadline. Nothing more is needed at the desk."),
+        CaseState.IN_PROGRESS: _("%(department)s is handling it and reports back when it is done."),
+        CaseState.HANDLED: _("%(department)s reported back; the grid worker checks the result on the spot."),
+        CaseState.CLOSED: _("Closed. The resident may rate the result."),
+        CaseState.RATED: _("Closed and rated. Nothing more happens to this case."),
+        CaseState.REJECTED: _("Rejected. Nothing more happens to this case."),
+        CaseState.MERGED: _("Merged into another case, which goes on in its place."),
+        CaseState.SUSPENDED: _("Suspended: its clock stands still until it is resumed."),
+        CaseState.PARKED: _("Parked: it cannot be solved now and stays visible in the reports."),
+    }
+    text = steps.get(CaseState(case.state), _("Nothing for the desk to do on this case now."))
+    return text % {"department": department}
 
 
 def _render_panel(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -275,7 +306,8 @@ def _queue_filters(request: HttpRequest) -> QueueFilters:
     get = request.GET
     state = get.get("state", "")
     return QueueFilters(state=state if state in QUEUE_STATES else "", category=get.get("category", "")[:30],
-                        platform=get.get("platform", "")[:30], q=get.get("q", "").strip()[:SEARCH_MAX])
+                        platform=get.get("platform", "")[:30], q=get.get("q", "").strip()[:SEARCH_MAX],
+                        answer=clean_answer_filter(get.get("answer")))
 
 
 @login_required
@@ -294,6 +326,7 @@ def desk(request: HttpRequest) -> HttpResponse:
         "states": [(s.value, s.label) for s in QUEUE_STATES],
         "categories": [(node.code, "\u3000" * node.depth + f"{node.code} {node.name}") for node in iter_tree(tree)],
         "platforms": list(Platform.objects.order_by("order", "code")),
+        "answer_filters": ANSWER_FILTERS,
     }
     htmx = getattr(request, "htmx", None)
     if htmx and htmx.target == "desk-queue":

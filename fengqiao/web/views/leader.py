@@ -14,6 +14,7 @@ from fengqiao.cases.selectors import CaseFilters, CasePage, case_list
 from fengqiao.cases.states import OPEN_STATES
 from fengqiao.core.errors import DomainError, NotFound
 from fengqiao.org.permissions import Action, permissions_for
+from fengqiao.web.answers import answers_overdue
 from fengqiao.web.mapdata import case_url, map_area, supervision_summary
 
 LIST_SIZE = 20
@@ -51,6 +52,8 @@ def leader(request: HttpRequest) -> HttpResponse:
                     "oc")
     flagged = _page(request, CaseFilters(states=open_states, supervised=True, area=area_code, department=department),
                     "fc")
+    late_answers, late_answers_total = answers_overdue(actor=request.user, area=area_code, department=department,
+                                                       limit=LIST_SIZE)
     chart = {
         "areas": [{"name": r.name, "overdue": r.overdue, "flagged": r.flagged} for r in summary.by_area],
         "departments": [{"name": r.name, "overdue": r.overdue, "flagged": r.flagged} for r in summary.by_department],
@@ -59,6 +62,8 @@ def leader(request: HttpRequest) -> HttpResponse:
         "summary": summary, "area": area, "department": department, "department_name": department_name,
         "overdue": [(c, case_url(c.number)) for c in overdue.items], "overdue_next": overdue.next_cursor,
         "flagged": [(c, case_url(c.number)) for c in flagged.items], "flagged_next": flagged.next_cursor,
+        "answers_overdue": [(c, case_url(c.number)) for c in late_answers],
+        "answers_overdue_total": late_answers_total,
         "chart": chart, "filtered": bool(area or department),
     }
     return render(request, "web/leader/leader.html", context)
