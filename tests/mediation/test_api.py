@@ -109,3 +109,16 @@ def test_scope_and_errors(client, world):
     assert wrong_state.status_code == 409
     reveal = api.post(f"/{dispute.number}/parties/reveal", {"reason": "通知"})
     assert reveal.status_code == 200 and reveal.json()[0]["phone"] == APPLICANT_PHONE
+
+
+def test_errors_in_chinese(client, world):
+    dispute = world.register()
+    api = Api(client, world.centre)
+    response = client.post(f"/api/v1/disputes/{dispute.number}/withdraw", json.dumps({"version": 1, "reason": " "}),
+                           content_type="application/json",
+                           headers={**api.headers, "Accept-Language": "zh-hans"}, secure=True)
+    assert response.status_code == 422 and response.json()["errors"][0]["message"] == "请填写理由。"
+    stale = client.post(f"/api/v1/disputes/{dispute.number}/assess", json.dumps({"version": 7, "answers": {}}),
+                        content_type="application/json", headers={**api.headers, "Accept-Language": "zh-hans"},
+                        secure=True)
+    assert stale.status_code == 409 and "请刷新后重试" in stale.json()["errors"][0]["message"]
