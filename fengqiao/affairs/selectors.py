@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fengqiao.affairs.models import (
     ACTIVE_BOOKING_STATES,
@@ -71,8 +72,8 @@ def notices_public(*, region: Region | None = None, kind: str = "") -> QuerySet[
     """Published notices; for a village also those of its township (they concern it too)."""
     qs = Notice.objects.filter(state=NoticeState.PUBLISHED).select_related("region")
     if region is not None:
-        codes = [region.code] + ([region.parent.code] if region.parent_id and region.level == RegionLevel.VILLAGE
-                                 else [])
+        parent = region.parent if region.level == RegionLevel.VILLAGE else None
+        codes = [region.code] + ([parent.code] if parent is not None else [])
         if region.level == RegionLevel.TOWNSHIP:
             qs = qs.filter(area_code__startswith=region.code)
         else:
@@ -222,9 +223,36 @@ def disclosure_for_staff(*, actor: Any, disclosure_id: int) -> Disclosure:
     return found
 
 
-def events_of(subject: Any) -> QuerySet[AffairsEvent]:
-    return AffairsEvent.objects.filter(subject_type=type(subject).__name__.lower(), subject_id=subject.pk).select_related(
-        "actor").order_by("at", "pk")
+EVENT_LABELS = {
+    "create": gettext_lazy("created"), "update": gettext_lazy("edited"), "submit": gettext_lazy("submitted for review"),
+    "approve": gettext_lazy("approved by the committee"), "object": gettext_lazy("objection by the committee"),
+    "publish": gettext_lazy("published"), "withdraw": gettext_lazy("withdrawn"),
+    "question": gettext_lazy("a resident asked a question"),
+}
+
+
+@dataclass
+class EventRow:
+    at: datetime
+    actor: str
+    label: str
+    state: str
+    reason: str
+
+
+def events_of(subject: Any) -> list[EventRow]:
+    """The subject's history with labels in the user's language."""
+    from fengqiao.affairs.models import DisclosureState, NoticeState
+
+    states = {**dict(NoticeState.choices), **dict(DisclosureState.choices)}
+    rows = []
+    for e in AffairsEvent.objects.filter(subject_type=type(subject).__name__.lower(), subject_id=subject.pk
+                                         ).select_related("actor").order_by("at", "pk"):
+        rows.append(EventRow(at=e.at, actor=e.actor.get_username() if e.actor else str(_("resident")),
+                             label=str(EVENT_LABELS.get(e.action, e.action)),
+                             state=str(states.get(e.to_state, "")) if e.to_state != e.from_state else "",
+                             reason=e.reason))
+    return rows
 
 
 # -- appointments ---------------------------------------------------------------------------------

@@ -236,8 +236,8 @@ def disclosure_create(*, actor: Any, village: Region | None, kind: str, year: in
                                            quarter=quarter, title=title, summary=summary, created_by=actor,
                                            created_at=now, updated_at=now)
     _write_items(disclosure, cleaned, now)
-    for item in checked:
-        store_file(item, now=now, disclosure=disclosure)
+    for checked_file in checked:
+        store_file(checked_file, now=now, disclosure=disclosure)
     record(subject=disclosure, action="create", actor=actor, to_state=S.DRAFT, now=now)
     return disclosure
 
@@ -270,8 +270,8 @@ def disclosure_update(*, actor: Any, disclosure_id: int, kind: str, year: int | 
     disclosure.save()
     _write_items(disclosure, cleaned, now)
     Attachment.objects.filter(disclosure=disclosure, item__isnull=True, pk__in=list(remove_attachments)).delete()
-    for item in checked:
-        store_file(item, now=now, disclosure=disclosure)
+    for checked_file in checked:
+        store_file(checked_file, now=now, disclosure=disclosure)
     changed = content_hash(disclosure) != before
     from_state = disclosure.state
     if changed and from_state in REVIEWED_OR_WAITING:

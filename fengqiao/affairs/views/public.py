@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core import signing
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -53,7 +54,7 @@ def notice(request: HttpRequest, notice_id: int) -> HttpResponse:
 
 
 @require_GET
-def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     """A file of a published notice or disclosure: its public copy (images without metadata)."""
     found = Attachment.objects.select_related("notice", "disclosure").filter(pk=attachment_id).first()
     public = found is not None and (
@@ -109,7 +110,7 @@ def disclosure(request: HttpRequest, disclosure_id: int) -> HttpResponse:
 @public_form("affairs.question")
 def disclosure_ask(request: HttpRequest, disclosure_id: int) -> HttpResponse:
     post = request.POST
-    values = {k: post.get(k, "") for k in ("item", "question", "name", "phone")}
+    values: dict[str, Any] = {k: post.get(k, "") for k in ("item", "question", "name", "phone")}
     values["anonymous"] = post.get("anonymous") in ("on", "1", "true")
     item_id = int_or_none(values["item"])
     try:

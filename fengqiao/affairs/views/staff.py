@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -47,13 +48,13 @@ def staff_render(request: HttpRequest, template: str, context: dict[str, Any] | 
     return render(request, template, context, status=status)
 
 
-def staff_view(*actions: Action) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def staff_view(*actions: Action) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """Signed-in staff whose roles allow one of `actions` somewhere; others get a 403 page."""
     wanted = actions or STAFF_ACTIONS
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), reverse("web:login"))
             perms = permissions_for(request.user)
@@ -222,7 +223,7 @@ def _parse_items(request: HttpRequest) -> tuple[list[services.ItemInput], list[d
     rows: list[dict[str, Any]] = []
     for n in range(count):
         prefix = f"items-{n}-"
-        row = {"id": int_or_none(post.get(prefix + "id")), "title": post.get(prefix + "title", ""),
+        row: dict[str, Any] = {"id": int_or_none(post.get(prefix + "id")), "title": post.get(prefix + "title", ""),
                "direction": post.get(prefix + "direction", ""), "amount": post.get(prefix + "amount", ""),
                "note": post.get(prefix + "note", ""), "attachments": []}
         files = uploads(request, prefix + "files")
@@ -425,7 +426,7 @@ def slot_add(request: HttpRequest, service_id: int) -> HttpResponse:
 
 @require_GET
 @staff_view(Action.PUBLISH_AFFAIRS, Action.REVIEW_DISCLOSURE)
-def attachment(request: HttpRequest, attachment_id: int) -> HttpResponse:
+def attachment(request: HttpRequest, attachment_id: int) -> HttpResponseBase:
     """A file as uploaded (drafts included), for the clerks and the committee of its area."""
     from django.http import FileResponse
 
