@@ -167,23 +167,21 @@ class PublicQuestion:
     answers: list[str]
 
 
+def _public_timeline(case: Any) -> list[Any]:
+    """The case's public timeline (fengqiao.cases.public), or nothing where it is not available."""
+    try:
+        from fengqiao.cases.public import public_timeline
+    except ImportError:
+        return []
+    return list(public_timeline(case))
+
+
 def disclosure_questions(*, disclosure: Disclosure) -> list[PublicQuestion]:
     """The questions asked on a disclosure, with the case's state and the public answers."""
     found = []
     for row in DisclosureQuestion.objects.filter(disclosure=disclosure).select_related("case", "item")[:100]:
-        answers: list[str] = []
-        try:
-            from fengqiao.cases import selectors as case_selectors
-
-            timeline = getattr(case_selectors, "public_timeline", None)
-            if timeline is not None:
-                for entry in timeline(row.case) or []:
-                    text = getattr(entry, "text", None) or getattr(entry, "reason", None) or (
-                        entry.get("text") if isinstance(entry, dict) else None)
-                    if text:
-                        answers.append(str(text))
-        except Exception:  # noqa: BLE001 - the answer list is a convenience; the state is always shown
-            answers = []
+        answers = [entry.detail for entry in _public_timeline(row.case)
+                   if getattr(entry, "highlight", False) and getattr(entry, "detail", "")]
         found.append(PublicQuestion(question=row.question, item_title=row.item.title if row.item else "",
                                     asked_at=row.asked_at, state_label=str(row.case.get_state_display()),
                                     answers=answers))

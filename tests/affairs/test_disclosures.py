@@ -144,3 +144,20 @@ def test_no_question_on_an_unpublished_disclosure(people):
     d = people.finance()
     with pytest.raises(NotFound):
         s.disclosure_ask(actor=None, disclosure_id=d.pk, item_id=None, question="?")
+
+
+def test_the_answer_to_a_question_shows_with_the_disclosure(people):
+    from fengqiao.cases.services import case_answer
+    from fengqiao.org.models import Role
+    from tests.factories import AssignmentFactory, UserFactory
+
+    d = people.finance()
+    s.disclosure_submit(actor=people.clerk, disclosure_id=d.pk)
+    s.disclosure_review(actor=people.member, disclosure_id=d.pk, approve=True)
+    s.disclosure_publish(actor=people.clerk, disclosure_id=d.pk)
+    asked = s.disclosure_ask(actor=None, disclosure_id=d.pk, item_id=None, question="补助怎么用的？")
+    operator = UserFactory(username="operator-a")
+    AssignmentFactory(user=operator, role=Role.OPERATOR, region=people.township)
+    case_answer(actor=operator, number=asked.case.number, text="用于村道修补，详见道路维修支出。")
+    [question] = sel.disclosure_questions(disclosure=d)
+    assert question.answers == ["用于村道修补，详见道路维修支出。"]
