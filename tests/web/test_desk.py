@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -364,7 +365,10 @@ def test_the_hotline_form_renders_with_a_fresh_key_and_the_grid_map(client, loop
     html = client.get(HOTLINE).content.decode()
     key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', html)
     assert key
-    assert "data-grid-map" in html and loop.grid.code in html
+    assert "data-grid-pick" in html and loop.grid.code in html
+    shapes = json.loads(re.search(r'<script id="hotline-shapes" type="application/json">(.*?)</script>', html,
+                                  re.S).group(1))
+    assert loop.grid.code in {f["properties"]["code"] for f in shapes["features"]}
     # only the operator's own township's grids
     assert loop.territory.grids[-1].code not in html
     assert key.group(1) not in client.get(HOTLINE).content.decode()

@@ -49,6 +49,7 @@ from fengqiao.org.models import Department, Platform
 from fengqiao.org.permissions import Action, permissions_for
 from fengqiao.web.answers import ANSWER_FILTERS, clean_answer_filter, filter_by_answer, takes_answer
 from fengqiao.web.forms import IdempotencyKeyField, VersionField, apply_domain_error, new_idempotency_key
+from fengqiao.web.gridshapes import grid_shapes
 
 DESK_ACTIONS = (Action.INTAKE_CASE, Action.DISPATCH_CASE)
 QUEUE_STATES = (CaseState.REPORTED, CaseState.ACCEPTED)
@@ -134,7 +135,8 @@ def desk_grids(*, actor: Any) -> list[Grid]:
         for prefix in prefixes:
             scope |= Q(code__startswith=prefix)
         qs = qs.filter(scope)
-    return list(qs.only("code", "name", "region__name", "min_lon", "min_lat", "max_lon", "max_lat", "geometry"))
+    return list(qs.only("code", "name", "parent", "region__name", "min_lon", "min_lat", "max_lon", "max_lat",
+                        "geometry"))
 
 
 def _category_options() -> list[tuple[int, str, str]]:
@@ -469,40 +471,5 @@ def hotline(request: HttpRequest) -> HttpResponse:
     else:
         form = HotlineForm(initial={"idempotency_key": new_idempotency_key(), "urgency": Urgency.NORMAL},
                            categories=categories, grids=grids)
-    return render(request, "web/desk/hotline.html", {"form": form, "map": _grid_map(grids)},
+    return render(request, "web/desk/hotline.html", {"form": form, "shapes": grid_shapes(grids)},
                   status=status)
-
-
-# -- the small grid map of the hotline form ------------------------------------------------------------
-MAP_WIDTH = 640
-MAP_LABELS_UP_TO = 20  # more grids than this: names only on hover and after a click
-
-
-def _grid_map(grids: list[Grid]) -> dict[str, Any] | None:
-    """The grids as SVG paths in a plain longitude/latitude projection (north up), for picking a point."""
-    shapes = [g for g in grids if g.geometry and g.max_lon > g.min_lon and g.max_lat > g.min_lat]
-    if not shapes:
-        return None
-    west, east = min(g.min_lon for g in shapes), max(g.max_lon for g in shapes)
-    south, north = min(g.min_lat for g in shapes), max(g.max_lat for g in shapes)
-    import math
-
-    aspect = math.cos(math.radians((north + south) / 2))  # metres per degree of longitude vs latitude
-    scale = MAP_WIDTH / ((east - west) * aspect)
-    height = max(1, round((north - south) * scale))
-
-    def xy(lon: float, lat: float) -> str:
-        return f"{(lon - west) * aspect * scale:.1f},{(north - lat) * scale:.1f}"
-
-    paths = []
-    for grid in shapes:
-        geometry = grid.geometry
-        polygons = geometry["coordinates"] if geometry.get("type") == "MultiPolygon" else [geometry["coordinates"]]
-        d = " ".join("M" + " L".join(xy(lon, lat) for lon, lat, *_rest in ring) + " Z"
-                     for polygon in polygons for ring in polygon)
-        x = ((grid.min_lon + grid.max_lon) / 2 - west) * aspect * scale
-        y = (north - (grid.min_lat + grid.max_lat) / 2) * scale
-        paths.append({"code": grid.code, "name": grid.name, "d": d, "x": f"{x:.1f}", "y": f"{y:.1f}"})
-    return {"width": MAP_WIDTH, "height": height, "paths": paths, "labels": len(paths) <= MAP_LABELS_UP_TO, "west": west, "north": north,
-            "scale": scale * aspect, "scale_lat": scale}
-

@@ -1,4 +1,5 @@
-/* The desk's small helpers: a text filter over a category select, and picking a point on the grid map. */
+/* The desk's small helpers: a text filter over a category select, focus after HTMX swaps.
+ * (Picking a point on the hotline form's grid map: web/gridpick.js.) */
 (function () {
   "use strict";
 
@@ -22,42 +23,7 @@
     });
   }
 
-  function bindMap(root) {
-    root.querySelectorAll("svg[data-grid-map]").forEach(function (svg) {
-      if (svg.dataset.bound) { return; }
-      svg.dataset.bound = "1";
-      var west = parseFloat(svg.dataset.west), north = parseFloat(svg.dataset.north);
-      var sx = parseFloat(svg.dataset.sx), sy = parseFloat(svg.dataset.sy);
-      var lon = document.getElementById(svg.dataset.lon), lat = document.getElementById(svg.dataset.lat);
-      var grid = document.getElementById(svg.dataset.grid), out = document.getElementById(svg.dataset.out);
-      var marker = svg.querySelector(".map-marker");
-
-      function place(x, y) { marker.setAttribute("cx", x); marker.setAttribute("cy", y); }
-      function fromInputs() {
-        var lo = parseFloat(lon.value), la = parseFloat(lat.value);
-        if (isFinite(lo) && isFinite(la)) { place((lo - west) * sx, (north - la) * sy); }
-      }
-      fromInputs();
-      lon.addEventListener("change", fromInputs);
-      lat.addEventListener("change", fromInputs);
-
-      svg.addEventListener("click", function (event) {
-        var point = svg.createSVGPoint();
-        point.x = event.clientX;
-        point.y = event.clientY;
-        var p = point.matrixTransform(svg.getScreenCTM().inverse());
-        lon.value = (west + p.x / sx).toFixed(6);
-        lat.value = (north - p.y / sy).toFixed(6);
-        place(p.x, p.y);
-        // the point decides the grid; a grid chosen by hand could disagree with it
-        if (grid) { grid.value = ""; }
-        var target = event.target.closest ? event.target.closest("path") : null;
-        if (out) { out.textContent = target ? target.dataset.name + " (" + target.dataset.code + ")" : ""; }
-      });
-    });
-  }
-
-  function init(root) { bindFilters(root); bindMap(root); }
+  function init(root) { bindFilters(root); }
   function markCurrent(root) {
     var detail = document.getElementById("desk-case");
     var number = detail ? detail.querySelector("#case-title") : null;
