@@ -255,3 +255,26 @@ def test_qr_payload_decodes_to_the_report_url(people, settings):
     else:  # segno keeps the data it encoded in byte mode: rebuild the code from the URL and compare
         assert code.mode == "byte"
         assert qrcodes.qr(url).matrix == code.matrix and qrcodes.qr(url + "x").matrix != code.matrix
+
+
+def test_api_staff_operations_follow_the_same_rules(client, people):
+    d = people.finance()
+    login(client, people.clerk)
+    submit = client.post(f"/api/v1/affairs/staff/disclosures/{d.pk}/submit", {}, content_type="application/json")
+    assert submit.status_code == 200 and submit.json()["state"] == "submitted"
+    early = client.post(f"/api/v1/affairs/staff/disclosures/{d.pk}/publish", {}, content_type="application/json")
+    assert early.status_code == 409 and early.json()["errors"][0]["code"] == "not_approved"
+    not_member = client.post(f"/api/v1/affairs/staff/disclosures/{d.pk}/review", {"approve": True},
+                             content_type="application/json")
+    assert not_member.status_code == 403
+    client.logout()
+    login(client, people.other_clerk)
+    hidden = client.post(f"/api/v1/affairs/staff/disclosures/{d.pk}/publish", {}, content_type="application/json")
+    assert hidden.status_code == 404
+
+
+def test_admin_pages_of_affairs_open(client, people):
+    login(client, people.admin)
+    for url in ("/admin/affairs/appointmentservice/", f"/admin/affairs/appointmentservice/{people.service.pk}/change/",
+                "/admin/affairs/booking/", "/admin/affairs/disclosure/", "/admin/affairs/notice/"):
+        assert client.get(url).status_code == 200, url
