@@ -83,7 +83,7 @@ from functools import cached_property  # noqa: E402
 
 from django.conf import settings  # noqa: E402
 
-from fengqiao.cases.states import CaseAction, CaseState  # noqa: E402
+from fengqiao.cases.states import OPEN_STATES, CaseAction, CaseState  # noqa: E402
 from fengqiao.core.fields import EncryptedTextField  # noqa: E402
 
 
@@ -226,6 +226,18 @@ class Case(models.Model):
             models.Index(fields=["area_code", "created_at"], name="case_area_created"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
             models.Index(fields=["lon", "lat"], name="case_point"),
+            # open cases only (partial on PostgreSQL and SQLite): their number follows the work in
+            # hand, not the history. A department's inbox in deadline order:
+            models.Index(fields=["lead_department", "due_at", "id"], name="case_open_dept_due",
+                         condition=models.Q(state__in=sorted(OPEN_STATES))),
+            # the map's pins, newest first:
+            models.Index(fields=["created_at", "id"], name="case_open_created",
+                         condition=models.Q(state__in=sorted(OPEN_STATES))),
+            # the map's counts under an area-code prefix, from the index alone on PostgreSQL (a LIKE
+            # prefix needs varchar_pattern_ops unless the database's collation is C):
+            models.Index(fields=["area_code"], name="case_open_area", opclasses=["varchar_pattern_ops"],
+                         include=["id", "warning", "supervised"],
+                         condition=models.Q(state__in=sorted(OPEN_STATES))),
         ]
 
     def __str__(self) -> str:
@@ -271,6 +283,9 @@ class CaseAssist(models.Model):
         verbose_name = _("assisting department")
         verbose_name_plural = _("assisting departments")
         constraints = [models.UniqueConstraint(fields=["case", "department"], name="case_assist_unique")]
+        # the assists a department still owes (its inbox), however many it reported long ago
+        indexes = [models.Index(fields=["department", "case"], name="case_assist_pending",
+                                condition=models.Q(reported_at__isnull=True))]
 
     def __str__(self) -> str:
         return f"{self.case_id}:{self.department_id}"
