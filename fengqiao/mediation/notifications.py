@@ -109,7 +109,11 @@ def _texts(topic: str, dispute: Dispute, session: MediationSession | None, extra
         subject = _("Follow-up visit due for %(number)s") % {"number": number}
         body = _("Check whether the agreement was performed (due %(due)s).") % {"due": extra.get("due", "")}
     elif topic == "dispute.overdue":
-        subject = _("Dispute %(number)s is overdue: %(stage)s") % {"number": number, "stage": extra.get("stage", "")}
+        from fengqiao.mediation.models import DeadlineStage
+
+        stage = extra.get("stage", "")
+        label = DeadlineStage(stage).label if stage in DeadlineStage.values else stage
+        subject = _("Dispute %(number)s is overdue: %(stage)s") % {"number": number, "stage": label}
     return subject, body
 
 

@@ -8,3 +8,10 @@ def remind_follow_ups() -> int:
     from fengqiao.mediation.services import remind_due_follow_ups
 
     return remind_due_follow_ups()
+
+
+def remind_overdue() -> int:
+    """A notice when a dispute's stage deadline passes (once per stage and deadline)."""
+    from fengqiao.mediation.services import remind_overdue as run
+
+    return run()

@@ -315,3 +315,21 @@ def test_session_notifies_parties_by_sms_without_personal_data(world):
     for message in sms:
         assert "李小明" not in message.body + message.subject and "张大山" not in message.body + message.subject
     assert Message.objects.filter(topic="dispute.session_scheduled", recipient=world.mediators[1].user).exists()
+
+
+def test_overdue_notice_once_per_stage(world):
+    from fengqiao.mediation.tasks import remind_overdue
+
+    dispute = world.register()
+    dispute = s.dispute_assess(actor=world.centre, number=dispute.number, answers={"violence_threat": True})
+    assert remind_overdue() == 0
+    world.clock.now = dispute.assign_due_at + timedelta(minutes=1)
+    assert remind_overdue() == 1
+    remind_overdue()
+    notices = Message.objects.filter(topic="dispute.overdue", recipient=world.centre)
+    assert notices.count() == 1 and dispute.number in notices.get().subject
+    # assigned in time for the next stage: nothing more until its own deadline
+    s.dispute_assign(actor=world.centre, number=dispute.number, mediator=world.mediators[1])
+    world.clock.advance(days=3)
+    remind_overdue()
+    assert Message.objects.filter(topic="dispute.overdue", recipient=world.mediators[1].user).count() == 1

@@ -71,6 +71,7 @@ from fengqiao.mediation.services.parties import (
 )
 from fengqiao.mediation.services.periodic import (
     remind_due_follow_ups,
+    remind_overdue,
 )
 from fengqiao.mediation.services.sessions import (
     meeting_link_for,
@@ -128,6 +129,7 @@ __all__ = [
     "party_issue_access_code",
     "party_rate",
     "remind_due_follow_ups",
+    "remind_overdue",
     "session_cancel",
     "session_record",
     "session_reschedule",

@@ -49,3 +49,35 @@ def remind_due_follow_ups() -> int:
                 deadline=agreement.confirmation_deadline.isoformat())
         count += 1
     return count
+
+
+OVERDUE_WINDOW = timedelta(days=1)
+
+
+@transaction.atomic
+def remind_overdue() -> int:
+    """Tell the centre (and the mediator) once when a stage's deadline passes: assigning a mediator,
+    the first session, concluding. Looks only at deadlines passed within the last day (the job runs
+    every minute), so its cost grows with what just became due; the outbox's deduplication key
+    (dispute, stage, deadline) makes a second run write nothing."""
+    from django.db.models import Q
+
+    from fengqiao.mediation.models import DeadlineStage, Dispute
+    from fengqiao.mediation.states import DisputeState as S
+
+    now = clock.now()
+    since = now - OVERDUE_WINDOW
+    checks = [
+        (DeadlineStage.ASSIGN, "assign_due_at", [S.REGISTERED, S.ASSESSED]),
+        (DeadlineStage.FIRST_SESSION, "session_due_at", [S.ASSIGNED]),
+        (DeadlineStage.CONCLUDE, "conclude_due_at", [S.ASSIGNED, S.IN_MEDIATION, S.AGREED]),
+    ]
+    count = 0
+    for stage, field_name, states in checks:
+        due = Dispute.objects.filter(Q(**{f"{field_name}__gt": since, f"{field_name}__lte": now}),
+                                     state__in=states).select_related("type", "mediator", "mediator__user")
+        for dispute in due[:500]:
+            moment = getattr(dispute, field_name)
+            _notify(dispute, "dispute.overdue", f"{stage}:{moment.isoformat()}", stage=stage.value)
+            count += 1
+    return count
