@@ -205,6 +205,19 @@ def child(args) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)  # debug off: hashed static files
 
         env = {**env, "FENGQIAO_PUBLIC_RATE": "off"}
+        clients = args.clients
+        from django.db import connection
+
+        if connection.vendor == "postgresql":
+            # runserver holds one database connection per client connection: stay well below the server's
+            # max_connections, leaving room for everybody else on it
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity")
+                free = int(cursor.fetchone()[0])
+            if clients > free - 25:
+                clients = max(4, free - 25)
+                print(f"PostgreSQL has {free} free connections: {clients} clients instead of {args.clients}")
+        args.clients = clients
         server = Server(env, workdir)
         try:
             server.wait_ready()

@@ -176,7 +176,7 @@ def subscription_request(*, email: str, case_number: str = "", grid_code: str = 
 
 
 def _by_token(token: str) -> Subscription:
-    subscription = (Subscription.objects.select_for_update().select_related("case", "grid")
+    subscription = (Subscription.objects.select_for_update(of=("self",)).select_related("case", "grid")
                     .filter(token=(token or "")[:43]).first())
     if subscription is None:
         raise NotFound("not_found", _("This link is not valid (any more)."))
