@@ -41,6 +41,7 @@ from fengqiao.inspections.selectors import (
 )
 from fengqiao.inspections.services import inspection_finish, inspection_record, inspection_start
 from fengqiao.org.permissions import Action, permissions_for
+from fengqiao.web.gridshapes import grid_shapes
 
 LIST_LIMIT = 50
 FIELD_ACTIONS = (Action.CLOSE_ON_SPOT, Action.VERIFY_CASE)
@@ -120,9 +121,11 @@ def home(request: HttpRequest) -> HttpResponse:
 def _report_context(request: HttpRequest, *, values: dict[str, Any] | None = None,
                     errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
     values = values or {}
+    grids = inspector_grids(request.user)
     return {
         "categories": list(iter_tree(category_tree())),
-        "grids": inspector_grids(request.user),
+        "grids": grids,
+        "shapes": grid_shapes(grids),
         "urgencies": Urgency.choices,
         "values": values,
         "errors": errors or {},
@@ -378,8 +381,8 @@ def inspection_end(request: HttpRequest, round_id: int) -> HttpResponse:
 
 
 # -- installable app -----------------------------------------------------------------------------
-SHELL_ASSETS = ["web/fengqiao.css", "web/field.css", "web/field.js", "web/icons/icon-192.png",
-                "web/icons/icon-512.png"]
+SHELL_ASSETS = ["web/fengqiao.css", "web/field.css", "web/field.js", "web/signout.js", "web/gridpick.js",
+                "web/icons/icon-192.png", "web/icons/icon-512.png"]
 
 
 @require_GET

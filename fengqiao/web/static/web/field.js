@@ -103,6 +103,60 @@
              summary: description.slice(0, 60) };
   }
 
+  // -- photos: made smaller in the browser (slow networks, small phones) -------------------------
+  var MAX_SIDE = 1600, QUALITY = 0.8, SMALL_ENOUGH = 1024 * 1024;
+
+  function decode(blob) {
+    // an ImageBitmap turned upright by its EXIF orientation, or an <img> where that is missing
+    if (window.createImageBitmap) {
+      return createImageBitmap(blob, { imageOrientation: "from-image" }).catch(function () {
+        return createImageBitmap(blob);
+      });
+    }
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      var url = URL.createObjectURL(blob);
+      img.onload = function () { URL.revokeObjectURL(url); resolve(img); };
+      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error("decode")); };
+      img.src = url;
+    });
+  }
+
+  /* A JPEG whose longest side is at most MAX_SIDE, or the original file when it is small already,
+   * is not an image, or the browser cannot decode or encode it. */
+  function shrink(file) {
+    if (!/^image\//.test(file.type || "") || !document.createElement("canvas").toBlob) return Promise.resolve(file);
+    return decode(file).then(function (image) {
+      var width = image.width, height = image.height;
+      var scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+      if (scale === 1 && file.size <= SMALL_ENOUGH && /jpeg|png|webp/.test(file.type)) return file;
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.max(1, Math.round(width * scale));
+      canvas.height = Math.max(1, Math.round(height * scale));
+      canvas.getContext("2d").drawImage(image, 0, 0, canvas.width, canvas.height);
+      if (image.close) image.close();
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) {
+          if (!blob || (scale === 1 && blob.size >= file.size)) { resolve(file); return; }
+          var name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
+          resolve({ blob: blob, filename: name, shrunk: true, originalSize: file.size });
+        }, "image/jpeg", QUALITY);
+      });
+    }).catch(function () { return file; });
+  }
+
+  function shrinkFiles(record) {
+    return Promise.all(record.files.map(function (file) {
+      return shrink(file.blob).then(function (result) {
+        if (result && result.shrunk) {
+          return { name: file.name, blob: result.blob, filename: result.filename, originalSize: result.originalSize };
+        }
+        return file;
+      });
+    })).then(function (files) { record.files = files; return record; });
+  }
+  window.FengqiaoFieldPhotos = { shrink: shrink, MAX_SIDE: MAX_SIDE };
+
   /* Resolves to {status, body}; rejects (TypeError) when the network is unreachable. */
   function send(record) {
     var body = new FormData();
@@ -210,6 +264,8 @@
     });
     return flushing;
   }
+  // signing out (web/signout.js) sends the waiting reports first when the user asks for it
+  window.FengqiaoField = { flush: flush };
   window.addEventListener("online", flush);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
   flush();
@@ -222,6 +278,7 @@
     var keyInput = form.querySelector("[name=idempotency_key]");
     keyInput.value = newKey(); // a page served from the cache must not reuse the key it was rendered with
     var submit = document.getElementById("report-submit");
+    var submitLabel = submit.textContent;
     var status = document.getElementById("form-status");
     var result = document.getElementById("report-result");
 
@@ -264,16 +321,53 @@
     // position
     var lon = document.getElementById("id_lon"), lat = document.getElementById("id_lat");
     var geoStatus = document.getElementById("geo-status");
+    var mapBox = document.getElementById("pick-map-box");
+    var mapButton = document.getElementById("pick-on-map");
+    function loadScript(src) {
+      return new Promise(function (resolve, reject) {
+        var found = document.querySelector('script[src="' + src + '"]');
+        if (found && found.dataset.loaded) { resolve(); return; }
+        var script = found || document.createElement("script");
+        script.addEventListener("load", function () { script.dataset.loaded = "1"; resolve(); });
+        script.addEventListener("error", reject);
+        if (!found) { script.src = src; document.head.append(script); }
+      });
+    }
+    /* The map of the worker's grids to tap the position on (the charting library is loaded only now). */
+    function showMap(reason) {
+      if (!mapBox) return;
+      mapBox.hidden = false;
+      if (mapButton) mapButton.setAttribute("aria-expanded", "true");
+      var status = document.getElementById("pick-map-status");
+      if (reason) geoStatus.textContent = reason;
+      var el = document.getElementById("pick-map");
+      loadScript(mapBox.dataset.echarts).then(function () { return loadScript(mapBox.dataset.gridpick); })
+        .then(function () { window.FengqiaoGridPick.draw(el); if (status) status.textContent = ""; })
+        .catch(function () { if (status) status.textContent = t("mapOffline"); });
+    }
+    if (mapButton) {
+      mapButton.addEventListener("click", function () {
+        if (mapBox.hidden) showMap(""); else { mapBox.hidden = true; mapButton.setAttribute("aria-expanded", "false"); }
+      });
+    }
+    if (mapBox) {
+      mapBox.addEventListener("gridpick:picked", function () {
+        geoStatus.textContent = t("pickedOnMap");
+        delete geoStatus.dataset.located;
+      });
+    }
+
     function locate() {
-      if (!("geolocation" in navigator)) { geoStatus.textContent = t("noPosition"); return; }
+      if (!("geolocation" in navigator)) { showMap(t("noPosition")); return; }
       geoStatus.textContent = t("locating");
       navigator.geolocation.getCurrentPosition(function (position) {
         lon.value = position.coords.longitude.toFixed(6);
         lat.value = position.coords.latitude.toFixed(6);
         geoStatus.textContent = t("located", { m: Math.round(position.coords.accuracy || 0) });
         geoStatus.dataset.located = "1";
-      }, function () {
-        geoStatus.textContent = t("noPosition");
+      }, function (error) {
+        // denied, unavailable or too slow: offer the map to tap the position on
+        showMap(error && error.code === 1 ? t("positionDenied") : t("noPosition"));
       }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
     }
     document.getElementById("locate").addEventListener("click", locate);
@@ -334,8 +428,14 @@
       clearErrors();
       result.textContent = "";
       var record = toRecord(form);
-      var sending = navigator.onLine
-        ? send(record).then(function (answer) {
+      submit.textContent = t("preparing");
+      var sending = shrinkFiles(record).then(function (smaller) {
+        record = smaller;
+        submit.textContent = submitLabel;
+        return navigator.onLine ? sendNow(record) : queue(record);
+      });
+      function sendNow(record) {
+        return send(record).then(function (answer) {
             if (answer.status >= 200 && answer.status < 300 && answer.body && answer.body.number) {
               done("sent", t("reported", { number: answer.body.number }),
                    config.caseUrl.replace("NUMBER", answer.body.number));
@@ -345,8 +445,8 @@
               record.lastError = answer.status === 401 || answer.status === 403 ? t("signIn") : t("serverBusy");
               return queue(record);
             }
-          }, function () { return queue(record); })
-        : queue(record);
+          }, function () { return queue(record); });
+      }
       sending.catch(function () {
         // IndexedDB refused: fall back to a plain form post
         busy = false;
@@ -354,6 +454,7 @@
       }).then(function () {
         busy = false;
         submit.disabled = false;
+        submit.textContent = submitLabel;
       });
     });
   }

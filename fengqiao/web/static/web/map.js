@@ -62,6 +62,13 @@
     return lo <= hi ? (lo + hi) / 2 : 30;
   }
 
+  var LANG = document.documentElement.lang || undefined;
+  function num(n) {
+    try { return Number(n).toLocaleString(LANG); } catch (err) { return String(n); }
+  }
+  // "12 open", "3 overdue": the figure with its word, in the page's language
+  function figure(template, n) { return (template || "%(n)s").replace("%(n)s", num(n)); }
+
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
@@ -100,9 +107,9 @@
           var a = areas[p.name];
           if (!a) return "";
           return "<strong>" + esc(a.name) + "</strong><br>" +
-            esc(labels.labelOpen) + ": " + a.open + "<br>" +
-            esc(labels.labelOverdue) + ": " + a.overdue + "<br>" +
-            esc(labels.labelFlagged) + ": " + a.flagged;
+            esc(labels.labelOpen) + ": " + num(a.open) + "<br>" +
+            esc(labels.labelOverdue) + ": " + num(a.overdue) + "<br>" +
+            esc(labels.labelFlagged) + ": " + num(a.flagged);
         },
       },
       visualMap: {
@@ -116,7 +123,7 @@
         bottom: 8,
         itemWidth: 12,
         itemHeight: narrow ? 100 : 140,
-        text: [String(max), "0"],
+        text: [num(max) + " " + (labels.unitCases || ""), "0"],
         textStyle: { color: "#1d2733" },
         inRange: { color: PALETTES[metric] },
       },
@@ -170,7 +177,8 @@
             position: "inside",
             formatter: function (p) {
               var a = p.data.area;
-              var figures = "{n|" + a.open + "}" + (a.overdue ? "  {o|" + a.overdue + "}" : "");
+              var figures = "{n|" + figure(labels.figureOpen, a.open) + "}" +
+                (a.overdue ? "  {o|" + figure(labels.figureOverdue, a.overdue) + "}" : "");
               return "{name|" + a.name + "}" + (manyShapes ? "" : "\n" + figures);
             },
             rich: {
