@@ -194,3 +194,27 @@ def test_idempotent_registration(world):
     assert again.pk == first.pk
     with pytest.raises(Conflict):
         world.register(idempotency_key="k-1", title="另一件事")
+
+
+def test_a_case_becomes_a_dispute(world):
+    from fengqiao.cases.models import Channel
+    from fengqiao.cases.services import case_report
+    from fengqiao.org.models import Role
+    from tests.factories import AssignmentFactory, CategoryFactory, UserFactory
+
+    worker = UserFactory(username="gw")
+    AssignmentFactory(user=worker, role=Role.GRID_WORKER, grid=world.grid)
+    case = case_report(actor=worker, channel=Channel.GRID_WORKER, category=CategoryFactory(),
+                       description="两户因宅基地界址争吵", grid=world.grid)
+    parties = [s.PartyIn(role="applicant", name="王一", phone="13811112222"),
+               s.PartyIn(role="respondent", name="赵二", phone="13833334444")]
+    with pytest.raises(NotFound):  # the case is out of the other centre's scope
+        s.dispute_from_case(actor=world.other_centre, case_number=case.number, type=world.type("housing_land"),
+                            parties=parties)
+    dispute = s.dispute_from_case(actor=world.centre, case_number=case.number, type=world.type("housing_land"),
+                                  parties=parties)
+    assert dispute.origin_case_number == case.number and dispute.intake_mode == "case"
+    assert dispute.facts.startswith("两户因宅基地界址争吵") and dispute.area_code == case.area_code
+    with pytest.raises(Conflict):
+        s.dispute_from_case(actor=world.centre, case_number=case.number, type=world.type("housing_land"),
+                            parties=parties)
