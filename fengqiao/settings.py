@@ -83,7 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into its own page
+    "axes.middleware.AxesMiddleware",  # turns a locked-out sign-in into its own page
+    "fengqiao.core.busy.BusyDatabaseMiddleware",  # a busy database: 503 with Retry-After, not 500
 ]
 
 # Failed sign-ins are throttled (django-axes): after AXES_FAILURE_LIMIT failures for one username

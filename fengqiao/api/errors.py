@@ -23,6 +23,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
 
 from fengqiao.api.auth import CsrfFailed
+from fengqiao.core.busy import RETRY_AFTER_SECONDS, busy_message, is_busy
 from fengqiao.core.errors import DomainError
 
 logger = logging.getLogger("django.request")
@@ -144,6 +145,11 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig, api: NinjaAPI) -> Htt
 
 
 def _server_error(request: HttpRequest, exc: Exception, api: NinjaAPI) -> HttpResponse:
+    if is_busy(exc):
+        logger.warning("database busy: %s", request.path, extra={"status_code": 503})
+        response = api.create_response(request, error_body("busy", busy_message()), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     logger.error("Internal Server Error: %s", request.path, exc_info=exc,
                  extra={"status_code": 500, "request": request})
     body = error_body("server_error", _("Something went wrong on our side. Please try again later."))
