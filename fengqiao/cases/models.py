@@ -399,7 +399,12 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["actor", "key"], name="idempotency_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "key"], name="idempotency_key_unique"),
+            # anonymous callers share one namespace of keys (NULL actors are distinct in a unique index)
+            models.UniqueConstraint(fields=["key"], condition=models.Q(actor__isnull=True),
+                                    name="idempotency_key_anonymous_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.key

@@ -2,7 +2,9 @@
 words, and the public list and map of cases.
 
 Nothing here returns personal data: no reporter name, phone or account, no address text, and the
-point of a case is blurred to the middle of its grid. Descriptions pass through `redact_text`.
+point of a case is blurred to the middle of its grid. Free texts (the description, answers) pass
+through `public_text`: long numbers are hidden, and so are the reporter's own name and address where
+the text repeats them (residents write them in).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from fengqiao.cases.states import CaseAction, CaseState
 from fengqiao.core.errors import NotFound
 from fengqiao.core.masking import normalise_phone, redact_text
 
-__all__ = ["PublicEntry", "case_for_resident", "public_timeline", "public_cases", "public_case_card",
-           "tracking_code_display", "PUBLIC_STATE_GROUPS"]
+__all__ = ["PublicEntry", "case_for_resident", "public_timeline", "public_event_text", "public_cases",
+           "public_case_card", "public_text", "tracking_code_display", "PUBLIC_STATE_GROUPS"]
 
 A = CaseAction
 S = CaseState
@@ -33,6 +35,16 @@ PUBLIC_STATE_GROUPS: dict[str, frozenset[str]] = {
     "done": frozenset({S.CLOSED, S.RATED}),
 }
 HIDDEN_STATES = frozenset({S.MERGED, S.REJECTED})  # not listed publicly (the reporter still sees theirs)
+
+
+def public_text(text: str, case: Case) -> str:
+    """A free text of `case` fit for public pages (see the module's docstring)."""
+    text = redact_text(text)
+    for secret in (case.reporter_name, case.address):
+        secret = (secret or "").strip()
+        if len(secret) >= 2:
+            text = text.replace(secret, "***")
+    return text
 
 
 def public_state_label(state: str) -> str:
@@ -128,22 +140,37 @@ def _words(event: CaseEvent, departments: dict[str, str]) -> tuple[str, str] | N
     return None
 
 
-def public_timeline(case: Case) -> list[PublicEntry]:
-    """The case's public events in plain words, oldest first; internal steps are left out."""
+def _departments(events: list[CaseEvent]) -> dict[str, str]:
     from fengqiao.org.models import Department
 
-    events = list(case.events.filter(is_public=True).order_by("seq"))
     codes = {str((e.payload or {}).get("department", "")) for e in events if e.action == A.DISPATCH}
-    departments = {d.code: str(d) for d in Department.objects.filter(code__in=codes - {""})}
-    entries = []
+    return {d.code: str(d) for d in Department.objects.filter(code__in=codes - {""})}
+
+
+def _entry(event: CaseEvent, departments: dict[str, str]) -> PublicEntry | None:
+    words = _words(event, departments) if event.is_public else None
+    if words is None:
+        return None
+    text, detail = words
+    return PublicEntry(at=event.created_at, action=event.action, text=text,
+                       detail=public_text(detail, event.case), highlight=event.action == A.ANSWER)
+
+
+def public_timeline(case: Case) -> list[PublicEntry]:
+    """The case's public events in plain words, oldest first; internal steps are left out."""
+    events = list(case.events.filter(is_public=True).order_by("seq"))
     for event in events:
-        words = _words(event, departments)
-        if words is None:
-            continue
-        text, detail = words
-        entries.append(PublicEntry(at=event.created_at, action=event.action, text=text,
-                                   detail=redact_text(detail), highlight=event.action == A.ANSWER))
-    return entries
+        event.case = case
+    departments = _departments(events)
+    return [entry for entry in (_entry(event, departments) for event in events) if entry is not None]
+
+
+def public_event_text(event: CaseEvent) -> str:
+    """One event in a sentence for a resident (e-mails about a followed case); "" for internal steps."""
+    entry = _entry(event, _departments([event]))
+    if entry is None:
+        return ""
+    return f"{entry.text} {entry.detail}".strip() if entry.detail else entry.text
 
 
 def public_cases(*, area_code: str | None = None, state_group: str | None = None,
@@ -184,7 +211,7 @@ def public_case_card(case: Case) -> dict[str, Any]:
         "grid": case.grid.name if case.grid_id else "",
         "grid_code": case.grid.code if case.grid_id else "",
         "point": point,
-        "description": redact_text(case.description),
+        "description": public_text(case.description, case),
         "reported_at": case.created_at,
         "closed_at": case.closed_at,
         "rating": case.rating,

@@ -421,6 +421,7 @@ from fengqiao.cases.public import (  # noqa: E402, F401
     cases_of_resident,
     public_case_card,
     public_cases,
+    public_event_text,
     public_timeline,
     tracking_code_display,
 )

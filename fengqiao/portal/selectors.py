@@ -39,27 +39,14 @@ def grids_geojson(*, area_code: str = "") -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _scrub_text(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 2:
-            text = text.replace(secret, "***")
-    return text
-
-
 def scrubbed_card(case: Case) -> dict[str, Any]:
-    """The case loop's public card, with the case's own reporter name and address text also taken out of
-    the free text (residents sometimes write them into the description)."""
+    """The case loop's public card (its free text without numbers, the reporter's name or address)."""
     from fengqiao.cases.public import public_case_card
 
-    card = public_case_card(case)
-    card["description"] = _scrub_text(card["description"], [case.reporter_name, case.address])
-    return card
+    return public_case_card(case)
 
 
 def scrubbed_timeline(case: Case) -> list[Any]:
-    import dataclasses
-
     from fengqiao.cases.public import public_timeline
 
-    secrets = [case.reporter_name, case.address]
-    return [dataclasses.replace(entry, detail=_scrub_text(entry.detail, secrets)) for entry in public_timeline(case)]
+    return public_timeline(case)

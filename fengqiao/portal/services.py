@@ -211,19 +211,10 @@ class UpdatesReport:
 
 
 def _describe(event: Any) -> str:
-    """One event in words a resident understands (the case loop's public timeline when it has one)."""
-    from fengqiao.cases import selectors as case_selectors
+    """One event in words a resident understands (as on the public timeline)."""
+    from fengqiao.cases.public import public_event_text
 
-    describe = getattr(case_selectors, "public_event_text", None)
-    if describe is not None:
-        return str(describe(event))
-    from fengqiao.cases.states import CaseState
-
-    state = CaseState(event.to_state).label if event.to_state in CaseState.values else ""
-    text = _("Status: %(state)s.") % {"state": state} if state else ""
-    if event.action == "answer" and event.reason:
-        text = _("Answer: %(text)s") % {"text": event.reason}
-    return text
+    return public_event_text(event)
 
 
 def send_case_updates(*, limit: int = UPDATES_BATCH) -> UpdatesReport:
@@ -249,6 +240,8 @@ def send_case_updates(*, limit: int = UPDATES_BATCH) -> UpdatesReport:
             case = event.case
             report.events += 1
             text = _describe(event)
+            if not text:
+                continue  # a public event the resident's timeline does not show either
             link = site_url() + (reverse("portal:public_case", args=[case.number]) if case.is_public
                                  else reverse("portal:track"))
             for subscription in subscriptions:
