@@ -1,8 +1,8 @@
 """Demo data of dispute mediation: bodies, mediators, a centre login and a year of disputes.
 
 Mediation bodies: a people's mediation committee per village, the township dispute-resolution
-centre (with two rooms), a labour dispute mediation committee (industry body), a lawyers' studio
-and a "Lao Niang Jiu" room. Ten mediators with specialties and areas; `mediation-centre` signs in
+centre (with two rooms), a labour dispute mediation committee (industry body), a lawyers' studio,
+a "Lao Niang Jiu" room and the county centre. Eleven mediators with specialties and areas; `mediation-centre` signs in
 as the township centre. About 40 disputes registered over the past year, made through the services
 at past moments (fengqiao.core.clock.travel) and left in every state: settled ones with signed
 agreements, follow-ups and ratings; failed and referred ones; some withdrawn; recent ones open.
@@ -72,7 +72,7 @@ PLAN = (["performed"] * 12 + ["referred"] * 3 + ["withdrawn"] * 2 + ["effective"
         + ["registered"] * 3)
 
 MEDIATORS = [
-    # username, home (village index or None for the township), organisation key, specialties, languages
+    # username, home (village index, None for the township, "county"), organisation key, specialties, languages
     ("mediator", None, "centre", ["neighbour", "family", "housing_land"], "普通话, 诸暨话"),
     ("mediator-02", None, "centre", ["contract", "business", "consumer", "property_management"], "普通话"),
     ("mediator-03", None, "labour", ["labour", "wage_arrears"], "普通话, 诸暨话"),
@@ -83,6 +83,7 @@ MEDIATORS = [
     ("mediator-08", 2, "village", ["family", "neighbour", "forest_land"], "诸暨话"),
     ("mediator-09", 3, "village", ["neighbour", "other"], "诸暨话, 普通话"),
     ("mediator-10", None, "centre", ["traffic", "damages", "medical", "other"], "普通话"),
+    ("mediator-county", "county", "county", ["land_acquisition", "environment"], "普通话, 诸暨话"),
 ]
 
 
@@ -116,6 +117,11 @@ def _organisations(township: Region, villages: list[Region]) -> dict[str, Mediat
                               f"{villages[0].name}“老娘舅”调解室", f"{villages[0].name_en} Lao Niang Jiu Room",
                               ["family", "neighbour"]),
     }
+    county = township.parent
+    if county is not None:
+        orgs["county"] = upsert(f"cc-{county.code}", OrganisationKind.COUNTY_CENTRE, Level.COUNTY, county,
+                                f"{county.name}矛盾纠纷调处化解中心", f"{county.name_en or county.name} Dispute Resolution Centre",
+                                ["land_acquisition", "environment", "medical"])
     for village in villages:
         orgs[f"village-{village.code}"] = upsert(
             f"tc-{village.code}", OrganisationKind.VILLAGE_COMMITTEE, Level.VILLAGE, village,
@@ -134,16 +140,26 @@ def build(*, township: Region, villages: list[Region], password: str) -> DemoPar
                   title="矛调中心工作人员", logins=logins)
     centre = get_user_model().objects.get(username="mediation-centre")
     orgs = _organisations(township, villages)
+    county_centre = centre
+    if township.parent is not None:
+        staff_account("county-mediation-centre", password, rng, role=Role.MEDIATION_CENTRE, scope=township.parent,
+                      title="县矛调中心工作人员", logins=logins)
+        county_centre = get_user_model().objects.get(username="county-mediation-centre")
     types = {t.code: t for t in DisputeType.objects.all()}
     User = get_user_model()
     for username, home, org_key, specialties, languages in MEDIATORS:
-        region = villages[home] if home is not None and home < len(villages) else township
+        if home == "county":
+            if "county" not in orgs:
+                continue
+            region = orgs["county"].region
+        else:
+            region = villages[home] if isinstance(home, int) and home < len(villages) else township
         organisation = orgs.get(f"village-{region.code}", orgs["centre"]) if org_key == "village" else orgs[org_key]
         if username != "mediator" or not User.objects.filter(username=username).exists():
             staff_account(username, password, rng, role=Role.MEDIATOR, scope=region, department=justice,
                           title="人民调解员", logins=logins)
         user = User.objects.get(username=username)
-        s.mediator_save(actor=centre, user=user, organisation=organisation, region=region,
+        s.mediator_save(actor=county_centre if home == "county" else centre, user=user, organisation=organisation, region=region,
                         specialties=[types[c] for c in specialties], languages=languages,
                         capacity=6 if organisation.level == Level.VILLAGE else 10)
 
@@ -240,6 +256,9 @@ def _one(*, plan: str, start: datetime, real_now: datetime, story, grid: Grid, c
         if not proposals.result.proposals:
             raise _Later
         mediator = proposals.mediators[proposals.result.proposals[0].candidate.id]
+        if type_code == "land_acquisition":  # large collective disputes go to the county centre
+            county_mediator = Mediator.objects.filter(organisation__level=Level.COUNTY).first()
+            mediator = county_mediator or mediator
         s.dispute_assign(actor=centre, number=number, mediator=mediator)
     if plan == "assigned":
         return

@@ -22,7 +22,8 @@ def test_demo_builds_every_state_and_is_idempotent(territory):
     assert set(states) == {"registered", "assessed", "assigned", "in_mediation", "agreed", "effective", "performed",
                            "failed", "referred", "withdrawn"}
     assert 35 <= sum(states.values()) <= 45
-    assert Mediator.objects.count() == 10
+    assert Mediator.objects.count() == 11
+    assert Dispute.objects.filter(level="county").exists()
     assert Agreement.objects.filter(state="effective").count() >= 18
     assert verify_chain().ok
     party_login = [login for login in first.logins if login.role.startswith("party")]
