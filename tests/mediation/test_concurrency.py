@@ -10,11 +10,14 @@ from fengqiao.core.errors import Conflict
 from fengqiao.mediation import services as s
 from fengqiao.mediation.models import MediationSession
 
+# skipped before any fixture runs (a transactional fixture on SQLite has nothing to test here)
+ONLY_POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql",
+                                     reason="row locks and concurrency are exercised on PostgreSQL (CI runs the suite there too)")
 
+
+@ONLY_POSTGRESQL
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_bookings_of_one_mediator_one_succeeds(world):
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock concurrency is exercised on PostgreSQL (CI runs the suite there too)")
     mediator = world.mediators[1]
     numbers = []
     for _ in range(2):
