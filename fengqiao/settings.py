@@ -193,6 +193,15 @@ RATING_REOPEN_DAYS = int(env("RATING_REOPEN_DAYS", "7"))  # an unsatisfied ratin
 UNSATISFIED_RATING_MAX = int(env("UNSATISFIED_RATING_MAX", "2"))  # ratings 1..this are unsatisfied
 # Idempotent sweeps run by `fengqiao periodic` (started by `fengqiao run`) every interval.
 PERIODIC_INTERVAL_SECONDS = float(env("PERIODIC_INTERVAL_SECONDS", "60"))
+# The public side: the site's public address (links in e-mails, QR codes; empty: the request's own
+# origin, or http://127.0.0.1:8000 where there is no request), and the limits on public forms.
+SITE_URL = env("SITE_URL", "")
+PUBLIC_RATE = env("PUBLIC_RATE", "20/h")  # POSTs per client and form; "<n>/<s|m|h|d>" or "off"
+PUBLIC_RATES: dict[str, str] = {}  # per form scope, e.g. {"portal.report": "10/h"}
+PUBLIC_CLIENT_HEADER = env("PUBLIC_CLIENT_HEADER", "")  # e.g. HTTP_X_REAL_IP behind a trusted proxy
+CAPTCHA_BACKEND = env("CAPTCHA_BACKEND", "")  # dotted path of a (request) -> bool check; empty: off
+AFFAIRS_DOCUMENT_MAX_BYTES = int(env("AFFAIRS_DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+
 # apps add their own through `periodic_jobs` on their AppConfig
 PERIODIC_JOBS = ["fengqiao.cases.services.sweep_deadlines", "fengqiao.notify.services.deliver_due"]
 

@@ -28,8 +28,8 @@ def report_path() -> str:
 
 
 def public_base_url(request: HttpRequest | None = None) -> str:
-    """FENGQIAO_PUBLIC_BASE_URL (e.g. https://fengqiao.example.org), else the request's own origin."""
-    configured = getattr(settings, "FENGQIAO_PUBLIC_BASE_URL", "") or getattr(settings, "PUBLIC_BASE_URL", "")
+    """SITE_URL (FENGQIAO_SITE_URL, e.g. https://fengqiao.example.org), else the request's own origin."""
+    configured = getattr(settings, "SITE_URL", "")
     if configured:
         return str(configured).rstrip("/")
     if request is not None:

@@ -60,7 +60,9 @@ def _domain_of(address: str) -> str:
 
 
 def build_email(message: Message, *, connection: Any = None) -> EmailMessage:
-    return EmailMessage(
+    """The e-mail of an outbox row; `payload["attachments"]` ([{filename, content, content_type}],
+    text content such as an iCalendar invitation) become attachments."""
+    email = EmailMessage(
         subject=message.subject,
         body=message.body,
         from_email=getattr(settings, "NOTIFY_FROM_EMAIL", "") or settings.DEFAULT_FROM_EMAIL,
@@ -68,6 +70,10 @@ def build_email(message: Message, *, connection: Any = None) -> EmailMessage:
         headers={"Message-ID": message_id(message), DELIVERY_HEADER: str(message.uuid), TOPIC_HEADER: message.topic},
         connection=connection,
     )
+    for item in (message.payload or {}).get("attachments", []):
+        if isinstance(item, dict) and item.get("filename") and isinstance(item.get("content"), str):
+            email.attach(str(item["filename"]), item["content"], str(item.get("content_type") or "text/plain"))
+    return email
 
 
 # -- webhook --------------------------------------------------------------------------------------

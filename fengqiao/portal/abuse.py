@@ -7,14 +7,14 @@ Other apps' public forms use them too::
     @limit_public_form("affairs.appointment")
     def appointment(request): ...
 
-Configuration (settings, or the environment variable of the same name when the setting is absent):
+Configuration (settings; the environment variables are FENGQIAO_ + the name):
 
-- ``FENGQIAO_PUBLIC_RATE`` (default ``"20/h"``): POSTs one client may make to one scope per window;
+- ``PUBLIC_RATE`` (default ``"20/h"``): POSTs one client may make to one scope per window;
   ``"<n>/<s|m|h|d>"``; ``"0"`` or ``"off"`` disables the limit (benchmarks raise it instead).
-- ``FENGQIAO_PUBLIC_RATES``: a dict ``{scope: rate}`` overriding the default for some scopes.
-- ``FENGQIAO_PUBLIC_CLIENT_HEADER`` (default none): a request header holding the client address when
+- ``PUBLIC_RATES``: a dict ``{scope: rate}`` overriding the default for some scopes.
+- ``PUBLIC_CLIENT_HEADER`` (default none): a request header holding the client address when
   the site sits behind a trusted proxy, e.g. ``"HTTP_X_REAL_IP"``; otherwise ``REMOTE_ADDR``.
-- ``FENGQIAO_CAPTCHA_BACKEND`` (default none = off): dotted path of a callable ``(request) -> bool``
+- ``CAPTCHA_BACKEND`` (default none = off): dotted path of a callable ``(request) -> bool``
   that says whether the request passed the captcha; it may carry a ``widget(request) -> str``
   attribute returning the HTML to put in the form.
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,9 +49,7 @@ _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
 
 def _setting(name: str, default: Any = None) -> Any:
     value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name)
-    return default if value is None else value
+    return default if value in (None, "") else value
 
 
 @dataclass(frozen=True)
@@ -74,15 +71,15 @@ class Rate:
 
 
 def rate_for(scope: str) -> Rate:
-    rates = _setting("FENGQIAO_PUBLIC_RATES", {}) or {}
+    rates = _setting("PUBLIC_RATES", {}) or {}
     if isinstance(rates, dict) and scope in rates:
         return Rate.parse(rates[scope])
-    return Rate.parse(_setting("FENGQIAO_PUBLIC_RATE", DEFAULT_RATE))
+    return Rate.parse(_setting("PUBLIC_RATE", DEFAULT_RATE))
 
 
 def client_key(request: HttpRequest) -> str:
     """A keyed hash of the client's address (the address itself is never stored)."""
-    header = _setting("FENGQIAO_PUBLIC_CLIENT_HEADER")
+    header = _setting("PUBLIC_CLIENT_HEADER")
     address = ""
     if header:
         address = str(request.META.get(header, "")).split(",")[0].strip()
@@ -159,7 +156,7 @@ def limit_public_form(scope: str) -> Callable[[Callable[..., HttpResponse]], Cal
 
 
 def _captcha_backend() -> Callable[[HttpRequest], bool] | None:
-    path = _setting("FENGQIAO_CAPTCHA_BACKEND")
+    path = _setting("CAPTCHA_BACKEND")
     if not path:
         return None
     backend: Callable[[HttpRequest], bool] = import_string(str(path))

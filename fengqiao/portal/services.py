@@ -6,7 +6,6 @@ only calls them.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +29,8 @@ UPDATES_BATCH = 500
 
 
 def site_url() -> str:
-    """The public address of the site, for links in e-mails (setting or FENGQIAO_SITE_URL)."""
-    value = getattr(settings, "SITE_URL", None) or os.environ.get("FENGQIAO_SITE_URL") or "http://127.0.0.1:8000"
+    """The public address of the site, for links in e-mails (SITE_URL, i.e. FENGQIAO_SITE_URL)."""
+    value = getattr(settings, "SITE_URL", None) or "http://127.0.0.1:8000"
     return str(value).rstrip("/")
 
 

@@ -20,6 +20,10 @@ from fengqiao.notify.models import Message
 
 from .conftest import local
 
+# skipped before any fixture runs (a transactional fixture on SQLite has nothing to test here)
+ONLY_POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql",
+                                     reason="row locks and concurrency are exercised on PostgreSQL (CI runs the suite there too)")
+
 pytestmark = pytest.mark.django_db
 
 
@@ -130,10 +134,9 @@ def test_day_list_is_scoped_and_marks_attendance(people):
     assert s.booking_mark(actor=people.handler, booking_id=booking.pk, attended=True).state == BookingState.ATTENDED
 
 
+@ONLY_POSTGRESQL
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_last_place_booked_by_concurrent_requests_goes_to_exactly_one(people):
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock concurrency is exercised on PostgreSQL (CI runs the suite there too)")
     slot = people.slot(capacity=2)
     book(people, slot, phone="13700000000")  # one place left
     racers = 6

@@ -22,7 +22,7 @@ NAME, PHONE = "王小明", "13912348765"
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.FENGQIAO_PUBLIC_RATE = "1000/h"
+    settings.PUBLIC_RATE = "1000/h"
     settings.LANGUAGE_CODE = "en"  # pages in English unless a test asks for Chinese
 
 
@@ -143,7 +143,7 @@ def test_booking_pages_confirm_download_and_cancel(client, people):
 
 
 def test_public_forms_are_rate_limited(client, people, settings):
-    settings.FENGQIAO_PUBLIC_RATE = "2/h"
+    settings.PUBLIC_RATE = "2/h"
     manage = reverse("affairs:booking_manage")
     codes = [client.post(manage, {"action": "find", "code": "X", "phone_last4": "1"}).status_code for _i in range(3)]
     assert codes[:2] == [422, 422] and codes[2] == 429
@@ -238,7 +238,7 @@ def test_qr_sheet_pdf_and_payload(client, people):
 
 
 def test_qr_payload_decodes_to_the_report_url(people, settings):
-    settings.FENGQIAO_PUBLIC_BASE_URL = "https://fq.example.org/"
+    settings.SITE_URL = "https://fq.example.org/"
     url = qrcodes.region_url(people.village, qrcodes.public_base_url())
     assert url.startswith("https://fq.example.org/") and url.endswith(f"?region={people.village.code}")
     try:

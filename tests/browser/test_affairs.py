@@ -28,7 +28,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.FENGQIAO_PUBLIC_RATE = "1000/h"
+    settings.PUBLIC_RATE = "1000/h"
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ NAME, PHONE, ADDRESS = "王小明", "13805751234", "东溪村3组15号"
 @pytest.fixture(autouse=True)
 def _settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.FENGQIAO_PUBLIC_RATE = "1000/h"
+    settings.PUBLIC_RATE = "1000/h"
 
 
 def shot(page, request, name: str) -> None:

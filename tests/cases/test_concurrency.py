@@ -8,11 +8,14 @@ from django.db import connection, connections
 from fengqiao.cases import services as s
 from fengqiao.core.errors import Conflict
 
+# skipped before any fixture runs (a transactional fixture on SQLite has nothing to test here)
+ONLY_POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql",
+                                     reason="row locks and concurrency are exercised on PostgreSQL (CI runs the suite there too)")
 
+
+@ONLY_POSTGRESQL
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_actions_on_one_version_one_succeeds(loop):
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock concurrency is exercised on PostgreSQL (CI runs the suite there too)")
     case = loop.report()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -40,10 +43,9 @@ def test_two_concurrent_actions_on_one_version_one_succeeds(loop):
     assert case.version == 2 and case.last_event_seq == 2
 
 
+@ONLY_POSTGRESQL
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_retries_of_one_create_make_one_case(loop):
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent inserts are exercised on PostgreSQL (CI runs the suite there too)")
     from fengqiao.cases.models import Case
 
     barrier = threading.Barrier(3)

@@ -93,6 +93,18 @@ def test_email_carries_a_stable_message_id_and_delivery_header(db, settings):
     assert email.message()["Message-ID"] == f"<{row.uuid}@fengqiao.example>"  # not replaced by Django
 
 
+def test_email_attachments_come_from_the_payload(db):
+    with transaction.atomic():
+        notify(topic="appointment.booked", recipients=[EmailAddress("a@example.org")], subject="预约成功",
+               body="请按时到场。", dedup_key_base="booking:1", webhooks=False,
+               payload={"attachments": [{"filename": "booking.ics", "content_type": "text/calendar",
+                                         "content": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"}]})
+    deliver_due()
+    (email,) = mail.outbox
+    ((filename, content, content_type),) = email.attachments
+    assert filename == "booking.ics" and content.startswith("BEGIN:VCALENDAR") and content_type == "text/calendar"
+
+
 def test_sms_goes_through_the_configured_backend(db):
     with transaction.atomic():
         (row,) = notify(topic="case.closed", recipients=[PhoneNumber("13812341234")], subject="已结案",

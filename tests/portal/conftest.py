@@ -19,7 +19,7 @@ def _media(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _rates(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "1000/h"
+    settings.PUBLIC_RATE = "1000/h"
 
 
 def close_case(township, number):

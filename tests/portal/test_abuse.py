@@ -38,7 +38,7 @@ def test_rate_parse():
 
 
 def test_posts_beyond_the_rate_get_429_with_retry_after(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "3/h"
+    settings.PUBLIC_RATE = "3/h"
     statuses = [_view(_post()).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     refused = _view(_post())
@@ -48,7 +48,7 @@ def test_posts_beyond_the_rate_get_429_with_retry_after(settings):
 
 
 def test_clients_and_scopes_are_counted_apart(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "1/h"
+    settings.PUBLIC_RATE = "1/h"
     assert _view(_post("10.0.0.1")).status_code == 200
     assert _view(_post("10.0.0.1")).status_code == 429
     assert _view(_post("10.0.0.2")).status_code == 200
@@ -57,7 +57,7 @@ def test_clients_and_scopes_are_counted_apart(settings):
 
 
 def test_gets_are_not_counted(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "1/h"
+    settings.PUBLIC_RATE = "1/h"
     for _ in range(3):
         request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1")
         assert _view(request).status_code == 200
@@ -65,13 +65,13 @@ def test_gets_are_not_counted(settings):
 
 
 def test_scope_override_and_off(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "1/h"
-    settings.FENGQIAO_PUBLIC_RATES = {"test.form": "off"}
+    settings.PUBLIC_RATE = "1/h"
+    settings.PUBLIC_RATES = {"test.form": "off"}
     assert all(_view(_post()).status_code == 200 for _ in range(5))
 
 
 def test_window_passes(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "1/h"
+    settings.PUBLIC_RATE = "1/h"
     assert not abuse.rate_limited(_post(), "test.form")
     assert abuse.rate_limited(_post(), "test.form")
     with clock.travel(clock.now() + timedelta(hours=1, seconds=1)):
@@ -79,22 +79,22 @@ def test_window_passes(settings):
 
 
 def test_addresses_are_not_stored(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "5/h"
+    settings.PUBLIC_RATE = "5/h"
     abuse.rate_limited(_post("203.0.113.77"), "test.form")
     counter = RateCounter.objects.get()
     assert "203.0.113.77" not in counter.client and counter.count == 1
 
 
 def test_client_header_behind_a_proxy(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "1/h"
-    settings.FENGQIAO_PUBLIC_CLIENT_HEADER = "HTTP_X_REAL_IP"
+    settings.PUBLIC_RATE = "1/h"
+    settings.PUBLIC_CLIENT_HEADER = "HTTP_X_REAL_IP"
     assert _view(_post("10.0.0.9", HTTP_X_REAL_IP="198.51.100.1")).status_code == 200
     assert _view(_post("10.0.0.9", HTTP_X_REAL_IP="198.51.100.2")).status_code == 200
     assert _view(_post("10.0.0.9", HTTP_X_REAL_IP="198.51.100.1")).status_code == 429
 
 
 def test_json_callers_get_a_structured_429(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "1/h"
+    settings.PUBLIC_RATE = "1/h"
     _view(_post())
     response = _view(_post(HTTP_ACCEPT="application/json"))
     assert response.status_code == 429
@@ -104,7 +104,7 @@ def test_json_callers_get_a_structured_429(settings):
 def test_429_page_in_chinese(settings):
     from django.utils import translation
 
-    settings.FENGQIAO_PUBLIC_RATE = "1/h"
+    settings.PUBLIC_RATE = "1/h"
     _view(_post())
     with translation.override("zh-hans"):
         response = _view(_post())
@@ -113,7 +113,7 @@ def test_429_page_in_chinese(settings):
 
 
 def test_purge_keeps_current_windows(settings):
-    settings.FENGQIAO_PUBLIC_RATE = "5/h"
+    settings.PUBLIC_RATE = "5/h"
     with clock.travel(clock.now() - timedelta(days=3)):
         abuse.rate_limited(_post(), "test.form")
     abuse.rate_limited(_post(), "test.form")
@@ -134,7 +134,7 @@ def test_captcha_off_by_default():
 
 
 def test_captcha_backend_refuses(settings):
-    settings.FENGQIAO_CAPTCHA_BACKEND = "tests.portal.test_abuse._refuse"
+    settings.CAPTCHA_BACKEND = "tests.portal.test_abuse._refuse"
     with pytest.raises(InvalidInput) as raised:
         abuse.captcha_check(_post())
     assert raised.value.errors[0].field == "captcha"

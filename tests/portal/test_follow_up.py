@@ -66,7 +66,7 @@ def test_without_a_phone_the_code_alone_opens_the_request(client, loop):
 
 
 def test_tracking_is_rate_limited(client, loop, settings):
-    settings.FENGQIAO_PUBLIC_RATES = {"portal.track": "3/h"}
+    settings.PUBLIC_RATES = {"portal.track": "3/h"}
     visitor = english_client()
     statuses = [visitor.post("/portal/track/", {"code": "ABCDE12345", "phone_last4": "1111"}).status_code
                 for _ in range(4)]

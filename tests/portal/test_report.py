@@ -176,7 +176,7 @@ def test_an_email_on_the_form_asks_to_confirm_updates_of_the_own_request(client,
 
 
 def test_captcha_seam_refuses_and_saves_nothing(client, loop, settings):
-    settings.FENGQIAO_CAPTCHA_BACKEND = "tests.portal.test_abuse._refuse"
+    settings.CAPTCHA_BACKEND = "tests.portal.test_abuse._refuse"
     response = client.post("/portal/report/", form(loop), HTTP_ACCEPT="application/json")
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "captcha"
     assert Case.objects.count() == 0
@@ -184,7 +184,7 @@ def test_captcha_seam_refuses_and_saves_nothing(client, loop, settings):
 
 
 def test_the_report_form_is_rate_limited(client, loop, settings):
-    settings.FENGQIAO_PUBLIC_RATE = "2/h"
+    settings.PUBLIC_RATE = "2/h"
     statuses = [client.post("/portal/report/", form(loop, idempotency_key=f"k{i}")).status_code for i in range(3)]
     assert statuses == [302, 302, 429]
     assert Case.objects.count() == 2
