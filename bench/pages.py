@@ -233,7 +233,7 @@ class CaseRows:
     def _number(self, created: datetime) -> str:
         day = created.astimezone(CST).strftime("%Y%m%d")
         self.per_day[day] += 1
-        return f"{self.township}-{day}-{self.per_day[day]:04d}"
+        return f"{self.township}-{day}-B{self.per_day[day]:04d}"  # B: never a number the demo gives
 
     def row(self, created: datetime, *, finished_only: bool) -> tuple:
         rng, now = self.rng, self.now
