@@ -26,7 +26,9 @@ PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
    queueing); a refused connection is retried with the same key. Then: cases in the database ==
    successful creates, and 50 retries with used keys create nothing new. On PostgreSQL the
    server's connections are sampled meanwhile (running, waiting for a lock, idle in transaction).
-   With --nodelay the server's connections set TCP_NODELAY, as production servers do.
+   The server is `fengqiao serve` (waitress, 16 threads) unless --runserver asks for Django's
+   development server (threaded, one connection per client); with --nodelay that one's connections
+   set TCP_NODELAY, as production servers do.
 
 Targets (issue, 2-core machine, PostgreSQL): service layer >= 1,000 cases/s; HTTP >= 300
 creates/s with p95 < 100 ms. With --profile N (automatic when the PostgreSQL service layer misses
@@ -212,16 +214,24 @@ def raw_baseline(first_id: int, n: int) -> dict:
 
 # -- HTTP ------------------------------------------------------------------------------------
 class Server:
-    """`fengqiao runserver` on a free loopback port, debug off, plain HTTP."""
+    """A server process on a free loopback port, debug off, plain HTTP: `fengqiao serve` (waitress,
+    a fixed pool of `threads`, so at most that many database connections) or, with
+    kind="runserver", Django's development server (a thread and a connection per client)."""
 
-    def __init__(self, env: dict[str, str], workdir: str, nodelay: bool = False):
+    def __init__(self, env: dict[str, str], workdir: str, nodelay: bool = False, kind: str = "waitress",
+                 threads: int = 16):
         self.port = _setup.free_port()
+        self.kind = kind
         self.log = open(Path(workdir) / f"server-{self.port}.log", "w")  # noqa: SIM115
         server_env = {**os.environ, **env}
-        command = ([_setup.PYTHON, __file__, "--serve-nodelay"] if nodelay else [_setup.PYTHON, "-m", "fengqiao.cli"])
+        if kind == "waitress":
+            argv = [_setup.PYTHON, "-m", "fengqiao.cli", "serve", f"127.0.0.1:{self.port}", "--threads", str(threads)]
+        else:
+            command = ([_setup.PYTHON, __file__, "--serve-nodelay"] if nodelay
+                       else [_setup.PYTHON, "-m", "fengqiao.cli"])
+            argv = [*command, "runserver", f"127.0.0.1:{self.port}", "--noreload"]
         self.process = subprocess.Popen(  # noqa: S603
-            [*command, "runserver", f"127.0.0.1:{self.port}", "--noreload"],
-            cwd=str(_setup.ROOT), env=server_env, stdout=self.log, stderr=subprocess.STDOUT)
+            argv, cwd=str(_setup.ROOT), env=server_env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -316,10 +326,10 @@ class _Shared:
 
 
 def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict], clients: int,
-                seconds: float, url: str, nodelay: bool) -> dict:
+                seconds: float, url: str, nodelay: bool, kind: str = "waitress") -> dict:
     from fengqiao.cases.models import Case, IdempotencyKey
 
-    server = Server(env, workdir, nodelay)
+    server = Server(env, workdir, nodelay, kind=kind)
     try:
         server.wait_ready()
         # warm the server's threads and caches (locator, permissions): 2 requests per client, not counted
@@ -382,7 +392,7 @@ def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict]
         **_setup.latency_summary(latencies), "clients": clients,
         "cases_in_db": created, "idempotency_keys": keys, "distinct_numbers": len(set(numbers)),
         "retries": len(retry_jobs), "retries_same_case": same, "cases_after_retries": after_retries,
-        "backends": sampler.summary() if sampler else [], "nodelay": nodelay,
+        "backends": sampler.summary() if sampler else [], "nodelay": nodelay, "server": kind,
         "serial": {"ok": len(serial_ok), "rate": len(serial_ok) / max(sum(r[1] for r in serial), 1e-9),
                    **_setup.latency_summary(serial_ok)},
         "consistent": created == len(ok) == len(set(numbers)) == keys and after_retries == created
@@ -513,9 +523,10 @@ def child(args) -> None:
     if n_http and args.http_seconds > 0:
         connection.close()  # the server process gets the database to itself between phases
         print(f"\n  HTTP: up to {n_http:,} creates or {args.http_seconds:.0f} s, {args.clients} clients, "
-              f"runserver (threaded{', TCP_NODELAY' if args.nodelay else ''})")
+              + ("runserver (threaded" + (", TCP_NODELAY)" if args.nodelay else ")") if args.runserver
+                 else "fengqiao serve (waitress, 16 threads)"))
         result["http"] = http_intake(token, env, workdir, http_items, args.clients, args.http_seconds, url,
-                                     args.nodelay)
+                                     args.nodelay, "runserver" if args.runserver else "waitress")
         h = result["http"]
         print(f"    {h['ok']:,} created in {h['seconds']:.1f} s; errors {h['errors'] or 0}; "
               f"reconnects {h['reconnects']}; consistent: {h['consistent']}")
@@ -556,7 +567,8 @@ def print_database(r: dict) -> None:
     h = r.get("http")
     if h:
         one = h["serial"]
-        server = "runserver, TCP_NODELAY" if h["nodelay"] else "runserver"
+        server = ("waitress" if h.get("server") == "waitress"
+                  else "runserver, TCP_NODELAY" if h["nodelay"] else "runserver")
         rows.insert(1, [f"HTTP POST /api/v1/cases, 1 client ({server})", f"{one['ok']:,}", f"{one['rate']:,.0f}",
                         f"{one['p50_ms']:.1f}", f"{one['p95_ms']:.1f}",
                         f"{one['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / max(one['rate'], 1e-9):,.0f})"])
@@ -615,6 +627,8 @@ def main() -> None:
     parser.add_argument("--http-cases", type=int, default=None, help="HTTP creates at most (default: --cases)")
     parser.add_argument("--http-seconds", type=float, default=60, help="HTTP phase stops after this long")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--runserver", action="store_true",
+                        help="serve with Django's development server instead of `fengqiao serve` (waitress)")
     parser.add_argument("--nodelay", action="store_true",
                         help="serve with TCP_NODELAY on the server's connections (as gunicorn does)")
     parser.add_argument("--profile", type=int, default=None,
@@ -638,7 +652,7 @@ def main() -> None:
     print(f"Case intake benchmark on {_setup.machine()}")
     databases = list(_setup.DATABASES) if args.database == "both" else [args.database]
     argv = ["--cases", str(args.cases), "--http-cases", str(args.http_cases), "--http-seconds", str(args.http_seconds),
-            "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else []) + (["--nodelay"] if args.nodelay else [])
+            "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else []) + (["--nodelay"] if args.nodelay else []) + (["--runserver"] if args.runserver else [])
     results = []
     for database in databases:
         extra = ["--profile", str(args.profile)] if args.profile is not None else []

@@ -1,6 +1,6 @@
 """Load on the resident portal's report form: many residents at once, each report with a photo.
 
-A real server process (`fengqiao runserver --noreload`, threaded, debug off, rate limits raised by
+A real server process (`fengqiao serve`: waitress with 16 threads, debug off, rate limits raised by
 configuration: FENGQIAO_PUBLIC_RATE=off) on loopback; N client threads each fetch the form once (CSRF
 cookie and token), then POST multipart reports, each with a small JPEG and its own idempotency key,
 asking for JSON. A refused or broken connection is retried with the same key. Figures:
@@ -205,19 +205,8 @@ def child(args) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)  # debug off: hashed static files
 
         env = {**env, "FENGQIAO_PUBLIC_RATE": "off"}
-        clients = args.clients
-        from django.db import connection
-
-        if connection.vendor == "postgresql":
-            # runserver holds one database connection per client connection: stay well below the server's
-            # max_connections, leaving room for everybody else on it
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity")
-                free = int(cursor.fetchone()[0])
-            if clients > free - 25:
-                clients = max(4, free - 25)
-                print(f"PostgreSQL has {free} free connections: {clients} clients instead of {args.clients}")
-        args.clients = clients
+        # waitress: a fixed pool of 16 threads (and so at most 16 database connections); the 200
+        # clients queue at the server, as they would at a production server
         server = Server(env, workdir)
         try:
             server.wait_ready()
