@@ -9,14 +9,14 @@ already scoped to the actor; none widens it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from fengqiao.cases.deadlines import ANSWER_CHANNELS
 from fengqiao.cases.models import Case, DeadlineWarning
-from fengqiao.cases.selectors import CASE_LIST_RELATED, cases_visible_to
+from fengqiao.cases.selectors import CASE_LIST_RELATED, MergedCases, cases_visible_to
 
 # the values of the lists' "answer to the resident" filter
 ANSWER_FILTERS = [
@@ -38,8 +38,13 @@ def waiting_q() -> Q:
     return Q(answer_due_at__isnull=False, answered_at__isnull=True)
 
 
-def filter_by_answer(qs: QuerySet[Case], which: str) -> QuerySet[Case]:
-    """Keep the requests waiting for an answer ("waiting"), those whose answer is due soon or overdue
+@overload
+def filter_by_answer(qs: QuerySet[Case], which: str) -> QuerySet[Case]: ...
+@overload
+def filter_by_answer(qs: QuerySet[Case] | MergedCases, which: str) -> QuerySet[Case] | MergedCases: ...
+def filter_by_answer(qs: Any, which: str) -> Any:
+    """A case list as the selectors give it (a queryset, or the inbox's merged arms), narrowed:
+    keep the requests waiting for an answer ("waiting"), those whose answer is due soon or overdue
     ("late") or overdue ("red"); "" keeps everything."""
     if which == "waiting":
         return qs.filter(waiting_q())
