@@ -152,6 +152,7 @@ def _context(request: HttpRequest, dispute: Dispute, *, bound: tuple[str, forms.
         "fail": ReasonForm(initial=version), "refer": ReferForm(initial={**version, "route": ReferralRoute.LITIGATION}),
         "withdraw": ReasonForm(initial=version), "reopen": ReasonForm(initial=version),
         "schedule_follow_up": FollowUpScheduleForm(initial=version), "reveal": RevealForm(),
+        "sign": MediatorSignForm(),
     }
     bound_key = None
     if bound is not None:
