@@ -620,7 +620,7 @@ class AgreementSignature(models.Model):
 
 class Referral(models.Model):
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="referrals")
-    route = models.CharField(_("to"), max_length=25, choices=ReferralRoute.choices)
+    route = models.CharField(_("referred to"), max_length=25, choices=ReferralRoute.choices)
     body = models.CharField(_("receiving body"), max_length=200)
     organisation = models.ForeignKey(MediationOrganisation, verbose_name=_("mediation body"), null=True, blank=True,
                                      on_delete=models.PROTECT, related_name="referrals_received")
