@@ -168,7 +168,8 @@ def _context(request: HttpRequest, dispute: Dispute, *, bound: tuple[str, forms.
     mediator_signed = any(s.kind == SignerKind.MEDIATOR and s.signed_at for s in signatures)
     sessions = selectors.dispute_sessions(dispute=dispute)
     now = clock.now()
-    for session in sessions:
+    for item in sessions:
+        session: Any = item
         session.present_ids = {a.party_id for a in session.attendance.all() if a.present}
         session.recordable = "record_session" in allowed and session.state != SessionState.CANCELLED \
             and session.starts_at <= now
@@ -213,7 +214,7 @@ def _mediator_for(pk: int) -> Mediator:
 
 def _perform(action: str, request: HttpRequest, dispute: Dispute, form: forms.Form) -> Any:
     actor, data = request.user, form.cleaned_data
-    common = {"actor": actor, "number": dispute.number, "expected_version": data.get("version")}
+    common: dict[str, Any] = {"actor": actor, "number": dispute.number, "expected_version": data.get("version")}
     if action == "assess":
         assert isinstance(form, AssessForm)
         return services.dispute_assess(answers=form.answers(), note=data["note"], **common)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -37,7 +38,8 @@ def workspace(request: HttpRequest) -> HttpResponse:
     require_mediator(request.user)
     actor = request.user
     disputes = selectors.my_disputes(actor=actor)
-    for d in disputes:
+    for item in disputes:
+        d: Any = item
         d.deadline = next_deadline(d)
         d.step = staff_next_step(d)
         d.late = is_overdue(d)
