@@ -59,7 +59,7 @@ def _recipients(case: Case, audiences) -> list[Any]:
     users: dict[int, Any] = {}
     for who, action in audiences:
         if who == REPORTER:
-            found = [case.reporter_user] if case.reporter_user_id is not None else []
+            found = [case.reporter_user] if case.reporter_user is not None else []
         elif who == AREA:
             found = recipients_who_may(action, Target(area_code=case.area_code))
         elif who == LEAD:

@@ -56,7 +56,7 @@ class RoutingTable:
 
     rules: list[RoutingRule] = field(default_factory=list)
     parents: dict[int, int | None] = field(default_factory=dict)
-    by_kind: dict[tuple[int, str], Department] = field(default_factory=dict)  # first by code
+    by_kind: dict[tuple[int | None, str], Department] = field(default_factory=dict)  # first by code
 
     def chain(self, category: Category) -> list[int]:
         """The category and its ancestors, nearest first."""
@@ -123,7 +123,8 @@ def route(*, category: Category, area_code: str, at: datetime, min_level: Level 
                 "category": category.name, "kind": department.kind, "department": department, "code": code,
             }
             return RoutingDecision(department, level, reason, "kind")
-    centre_kind = next((d.kind_id for d in table.by_kind.values() if d.kind.code == "command_centre"), None)
+    centre_kind = next((d.kind_id for d in table.by_kind.values() if d.kind and d.kind.code == "command_centre"),
+                       None)
     for level in [lv for lv in (Level.TOWNSHIP, Level.COUNTY) if lv in allowed]:
         code = area_code[: REGION_CODE_LENGTH[level]]
         centre = table.by_kind.get((centre_kind, code)) if centre_kind is not None else None
