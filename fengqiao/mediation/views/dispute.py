@@ -179,7 +179,7 @@ def _context(request: HttpRequest, dispute: Dispute, *, bound: tuple[str, forms.
     context = {
         "dispute": dispute, "allowed": allowed, "is_centre": is_centre, "is_mine": is_mine, "forms": built,
         "bound_key": bound_key, "alert": alert, "overdue": is_overdue(dispute), "next_step": staff_next_step(dispute),
-        "parties": parties, "timeline": selectors.dispute_timeline(dispute=dispute),
+        "parties": parties, "timeline": _timeline(dispute),
         "assessment": assessment, "reasons": _reasons_text(assessment), "proposals": proposals,
         "sessions": sessions, "rooms": selectors.rooms_for(dispute=dispute) if "schedule" in allowed else [],
         "modes": SessionMode.choices, "agreement": agreement, "signatures": signatures,
@@ -194,6 +194,22 @@ def _context(request: HttpRequest, dispute: Dispute, *, bound: tuple[str, forms.
     }
     context.update(extra or {})
     return context
+
+
+def _timeline(dispute: Dispute) -> list[Any]:
+    """The events with who acted, in words: a user's name, a party's role, or the system."""
+    events: list[Any] = selectors.dispute_timeline(dispute=dispute)
+    for event in events:
+        label = event.actor_label or ""
+        if event.actor is not None:
+            event.who = event.actor.get_full_name() or event.actor.get_username()
+        elif label.startswith("party:"):
+            event.who = label[len("party:"):]
+        elif label in ("", "system"):
+            event.who = _("automatically")
+        else:
+            event.who = label
+    return events
 
 
 @never_cache
