@@ -200,6 +200,9 @@ PUBLIC_RATE = env("PUBLIC_RATE", "20/h")  # POSTs per client and form; "<n>/<s|m
 PUBLIC_RATES: dict[str, str] = {}  # per form scope, e.g. {"portal.report": "10/h"}
 PUBLIC_CLIENT_HEADER = env("PUBLIC_CLIENT_HEADER", "")  # e.g. HTTP_X_REAL_IP behind a trusted proxy
 CAPTCHA_BACKEND = env("CAPTCHA_BACKEND", "")  # dotted path of a (request) -> bool check; empty: off
+# a remote mediation session's link when the mediation body has no template of its own, e.g.
+# https://meet.example.org/fq-{number}-{session} ({number}: the dispute, {session}: the session)
+MEDIATION_MEETING_LINK = env("MEDIATION_MEETING_LINK", "")
 AFFAIRS_DOCUMENT_MAX_BYTES = int(env("AFFAIRS_DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 
 # SQLite ignores an index's INCLUDE columns (the open-case index for the map's counts); PostgreSQL,

@@ -42,12 +42,10 @@ from fengqiao.mediation.services.common import (
 def meeting_link_for(*, dispute: Dispute, session_key: str) -> str:
     """The configured remote meeting link: the organisation's template, else the site's setting
     MEDIATION_MEETING_LINK (environment FENGQIAO_MEDIATION_MEETING_LINK)."""
-    import os
-
     from django.conf import settings
 
     template = (dispute.organisation.meeting_link_template if dispute.organisation is not None else "") or getattr(
-        settings, "MEDIATION_MEETING_LINK", "") or os.environ.get("FENGQIAO_MEDIATION_MEETING_LINK", "")
+        settings, "MEDIATION_MEETING_LINK", "")
     if not template:
         return ""
     return template.replace("{number}", dispute.number).replace("{session}", session_key)
