@@ -305,8 +305,7 @@ def test_party_access_is_neutral_on_a_mismatch(client, world):
 
 
 def test_party_access_is_rate_limited(client, world, settings):
-    # the setting's name (PUBLIC_RATES; FENGQIAO_PUBLIC_RATES in earlier versions of the portal's abuse controls)
-    settings.PUBLIC_RATES = settings.FENGQIAO_PUBLIC_RATES = {"mediation.party_access": "3/h"}
+    settings.PUBLIC_RATES = {"mediation.party_access": "3/h"}
     statuses = [client.post(PARTY, {"code": "AAAA-BBBB-CCCC", "phone_last4": "1234"}).status_code
                 for _ in range(4)]
     assert statuses == [404, 404, 404, 429]
