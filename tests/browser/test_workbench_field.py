@@ -101,9 +101,12 @@ def test_signing_out_with_a_queued_report_warns_and_sends_it_first(page, field, 
 
     # still unreachable: the dialog says so and nothing is lost
     page.locator("#signout-form button").click()
-    dialog.locator("button[data-choice=send]").click()
+    send = dialog.locator("button[data-choice=send]")
+    send.click()
     expect(dialog.locator("[data-result]")).not_to_be_empty()
+    expect(send).to_be_enabled(timeout=60_000)  # the attempt has ended (the button is off while it runs)
     expect(dialog).to_be_visible()
+    expect(dialog.locator("[data-count]")).to_have_text("1")
     assert Case.objects.count() == 0
 
     page.unroute("**/field/report/")

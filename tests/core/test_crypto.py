@@ -225,7 +225,7 @@ def resident_class():
 
 
 @pytest.fixture
-def resident_model(resident_class, transactional_db):
+def resident_model(resident_class, transactional_db, django_db_serialized_rollback):
     """The model with a table of its own (schema changes need a non-atomic test on SQLite)."""
     with connection.schema_editor() as editor:
         editor.create_model(resident_class)

@@ -59,7 +59,7 @@ def _message_ids_sent() -> Counter:
 # -- delivered once -------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_committed_notification_is_delivered_once_on_commit(immediate_tasks, receiver):
     user = UserFactory(email="handler@example.org")
     hook = WebhookSubscription.objects.create(name="city", url=receiver.url, topics="case.*")
@@ -178,7 +178,7 @@ def test_retry_requeues_failed_and_dead_rows_but_never_sent_ones(db):
 # -- crashes --------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_outbox_delivery_after_a_simulated_crash_after_sending(monkeypatch):
     """The worker dies after sending row 2 but before marking it sent; row 3 was claimed, not sent."""
     rows = _emails("a@example.org", "b@example.org", "c@example.org")
@@ -215,7 +215,7 @@ def test_outbox_delivery_after_a_simulated_crash_after_sending(monkeypatch):
     assert len(mail.outbox) == 4
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_outbox_delivery_after_a_simulated_crash_before_sending(monkeypatch):
     rows = _emails("a@example.org", "b@example.org")
 
@@ -235,7 +235,7 @@ def test_outbox_delivery_after_a_simulated_crash_before_sending(monkeypatch):
     assert list(Message.objects.values_list("attempts", flat=True)) == [2, 2]  # the crash counted
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_message_that_keeps_crashing_the_worker_ends_dead(monkeypatch, settings):
     settings.NOTIFY_MAX_ATTEMPTS = 2
     (row,) = _emails("a@example.org")
@@ -360,7 +360,7 @@ def test_purge_removes_old_delivered_rows_but_keeps_inboxes_and_open_rows(db):
     call_command("notify", "purge", "--days", "0")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_sweeps_never_send_a_row_twice(settings):
     settings.NOTIFY_CLAIM_BATCH = 3
     rows = _emails(*[f"r{i}@example.org" for i in range(30)])

@@ -26,7 +26,7 @@ class Boom(Exception):
     pass
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_rolled_back_transaction_writes_and_sends_nothing(enqueued):
     user = UserFactory(email="handler@example.org")
     WebhookSubscription.objects.create(name="city", url="http://127.0.0.1:9/", topics="case.*")
@@ -40,14 +40,14 @@ def test_a_rolled_back_transaction_writes_and_sends_nothing(enqueued):
     assert mail.outbox == []
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_notify_refuses_to_run_outside_a_transaction():
     with pytest.raises(RuntimeError, match="transaction"):
         _notify(recipients=[EmailAddress("a@example.org")])
     assert Message.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_commit_enqueues_one_delivery_task_for_the_new_rows(enqueued):
     user = UserFactory(email="handler@example.org")
     with transaction.atomic():
