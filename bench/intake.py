@@ -178,11 +178,12 @@ def raw_baseline(first_id: int, n: int) -> dict:
     columns = [c for c in _setup.table_columns("cases_case") if c != "id"]
     column_list = ", ".join(f'"{c}"' for c in columns)
     number_at = columns.index("number")
+    code_at = columns.index("tracking_code")  # unique too
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT {column_list} FROM "cases_case" WHERE "id" >= %s ORDER BY "id"', [first_id])  # noqa: S608 - column names from the schema
         rows = [list(r) for r in cursor.fetchall()][:n]
     for i, row in enumerate(rows):
-        row[number_at] = f"RAW-{i:09d}"
+        row[number_at], row[code_at] = f"RAW-{i:09d}", f"R{i:09d}"
     rows = [tuple(r) for r in rows]
     placeholders = ", ".join(["%s"] * len(columns))
     sql = f'INSERT INTO "cases_case" ({column_list}) VALUES ({placeholders})'  # noqa: S608
@@ -195,7 +196,8 @@ def raw_baseline(first_id: int, n: int) -> dict:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("""DELETE FROM "cases_case" WHERE "number" LIKE 'RAW-%%'""")
 
-    single = [tuple(f"RAW1-{i:09d}" if j == number_at else v for j, v in enumerate(row))
+    single = [tuple(f"RAW1-{i:09d}" if j == number_at else f"S{i:09d}" if j == code_at else v
+                    for j, v in enumerate(row))
               for i, row in enumerate(rows[:RAW_SINGLE_ROWS])]
     latencies = []
     start = time.perf_counter()
