@@ -35,6 +35,26 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path("test-artifacts") / "screenshots"
+FACTORY_PASSWORD = "pass-word-123"  # tests.factories.UserFactory
+
+
+def save_screenshot(page, request: pytest.FixtureRequest, name: str) -> None:
+    """The whole page as test-artifacts/screenshots/<name>.png (CI keeps them; look at them)."""
+    directory = Path(request.config.rootpath) / SCREENSHOTS
+    directory.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=directory / f"{name}.png", full_page=True)
+
+
+def sign_in(page, username: str, password: str = FACTORY_PASSWORD) -> None:
+    """Sign in through the staff sign-in page and wait until it is left."""
+    from playwright.sync_api import expect
+
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("main form [type=submit]")
+    expect(page.locator("#id_password")).to_have_count(0)
 
 # The production-safe defaults (DEBUG off) redirect plain HTTP to HTTPS, mark cookies Secure and expect
 # collected, hashed static files; the live server speaks plain HTTP and serves static files from the apps.

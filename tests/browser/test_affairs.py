@@ -16,11 +16,10 @@ from playwright.sync_api import expect
 
 from fengqiao.affairs.models import Booking, BookingState, Disclosure, DisclosureQuestion, DisclosureState
 from tests.affairs.conftest import people  # noqa: F401 - the fixture, requested by name
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import save_screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -43,12 +42,7 @@ def browse(browser, live_url) -> Iterator:
         contexts.append(context)
         page = context.new_page()
         if user is not None:
-            page.goto("/login/")
-            page.fill("#id_username", user.username)
-            page.fill("#id_password", PASSWORD)
-            with page.expect_navigation():
-                page.click("main form [type=submit]")
-            expect(page.locator("#id_password")).to_have_count(0)
+            sign_in(page, user.username)
         return page
 
     yield open_as
@@ -57,9 +51,7 @@ def browse(browser, live_url) -> Iterator:
 
 
 def shot(page, request, name: str) -> None:
-    directory = Path(request.config.rootpath) / SCREENSHOTS
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=directory / f"affairs-{name}.png", full_page=True)
+    save_screenshot(page, request, f"affairs-{name}")
 
 
 def test_disclosure_review_publication_and_a_residents_question(people, browse, request):  # noqa: F811

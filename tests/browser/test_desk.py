@@ -5,33 +5,25 @@ takes a hotline call with a point picked on the grid map."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from fengqiao.cases.models import Case, Channel
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import sign_in as staff_sign_in
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory
 DESKTOP = {"width": 1280, "height": 800}
 
 
 def shot(page, request, name: str) -> None:
-    directory = Path(request.config.rootpath) / SCREENSHOTS
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=directory / f"desk-{name}.png", full_page=True)
+    save_screenshot(page, request, f"desk-{name}")
 
 
 def sign_in(page, user) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main form [type=submit]")
-    expect(page.locator("#id_password")).to_have_count(0)
+    staff_sign_in(page, user.username)
 
 
 def click_on_map(page, lon: float, lat: float, picker: int = 0) -> None:

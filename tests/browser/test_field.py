@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from fengqiao.cases.models import Case
 from fengqiao.inspections.models import InspectionRound
 from fengqiao.org.models import Role
+from tests.browser.conftest import save_screenshot
 from tests.factories import AssignmentFactory, Territory, UserFactory, jpeg_bytes
 
 pytestmark = pytest.mark.browser
@@ -53,9 +54,7 @@ def field(page, live_url) -> Field:
 
 
 def shoot(page, request, name: str) -> None:
-    directory = request.config.rootpath / "test-artifacts" / "screenshots"
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=directory / f"field_{name}.png", full_page=True)
+    save_screenshot(page, request, f"field_{name}")
 
 
 def sign_in(page, username: str) -> None:

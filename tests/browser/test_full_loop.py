@@ -18,12 +18,11 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from fengqiao.cases.models import Case, Channel
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -47,12 +46,7 @@ def people(browser, live_url, request) -> Iterator:
             context.grant_permissions(["geolocation"], origin=live_url)
             context.set_geolocation({"longitude": position[0], "latitude": position[1], "accuracy": 8})
         page = context.new_page()
-        page.goto("/login/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        with page.expect_navigation():
-            page.click("main form [type=submit]")
-        expect(page.locator("#id_password")).to_have_count(0)
+        sign_in(page, user.username)
         return page
 
     yield open_as
@@ -61,9 +55,7 @@ def people(browser, live_url, request) -> Iterator:
 
 
 def shot(page, request, name: str) -> None:
-    directory = Path(request.config.rootpath) / SCREENSHOTS
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=directory / f"loop-{name}.png", full_page=True)
+    save_screenshot(page, request, f"loop-{name}")
 
 
 def photo(tmp_path: Path, name: str, colour: tuple[int, int, int]) -> Path:

@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in as staff_sign_in
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "demo-map-pass-2024"
@@ -58,12 +60,7 @@ def demo(live_url):
 
 
 def sign_in(page, username: str) -> None:
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main button[type=submit]")
-    expect(page.locator("#id_password")).to_have_count(0)
+    staff_sign_in(page, username, PASSWORD)
 
 
 def drawn(page) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -24,12 +23,11 @@ from fengqiao.mediation import services as s
 from fengqiao.mediation.events import verify_chain
 from fengqiao.mediation.models import AgreementState, Dispute, FollowUpState
 from fengqiao.mediation.states import DisputeState as S
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import save_screenshot, sign_in
 from tests.mediation.conftest import APPLICANT_PHONE, RESPONDENT_PHONE, clock, make_mediator, world  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 APPLICANT_ID = "330681199001011234"
@@ -54,12 +52,7 @@ def people(browser, live_url, browser_locale) -> Iterator:
         contexts.append(context)
         page = context.new_page()
         if user is not None:
-            page.goto("/login/")
-            page.fill("#id_username", user.username)
-            page.fill("#id_password", PASSWORD)
-            with page.expect_navigation():
-                page.click("main form [type=submit]")
-            expect(page.locator("#id_password")).to_have_count(0)
+            sign_in(page, user.username)
         return page
 
     yield open_as
@@ -68,9 +61,7 @@ def people(browser, live_url, browser_locale) -> Iterator:
 
 
 def shot(page, request, name: str) -> None:
-    directory = Path(request.config.rootpath) / SCREENSHOTS
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=directory / f"mediation-{name}.png", full_page=True)
+    save_screenshot(page, request, f"mediation-{name}")
 
 
 def open_party_page(people, code: str, phone: str):

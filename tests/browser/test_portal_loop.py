@@ -10,7 +10,6 @@ asserting that seeded reporter names, phone numbers and exact addresses never ap
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -20,7 +19,7 @@ from fengqiao.cases import services as s
 from fengqiao.cases.models import Case, Channel, RequestType
 from fengqiao.cases.public import case_for_resident
 from fengqiao.cases.states import CaseState
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import save_screenshot
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -36,9 +35,7 @@ def _settings(settings, tmp_path):
 
 
 def shot(page, request, name: str) -> None:
-    directory = Path(request.config.rootpath) / SCREENSHOTS
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=directory / f"portal-{name}.png", full_page=True)
+    save_screenshot(page, request, f"portal-{name}")
 
 
 def resident_page(browser, live_url, *, locale="zh-CN", position=None):

@@ -14,29 +14,23 @@ from playwright.sync_api import expect
 from fengqiao.cases import services as s
 from fengqiao.cases.models import Case, CaseEvent, Channel, RequestType
 from fengqiao.cases.numbering import tracking_code_display
+from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import sign_in as staff_sign_in
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "pass-word-123"  # tests.factories.UserFactory
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
 def shot(page, request, name: str) -> None:
-    directory = request.config.rootpath / "test-artifacts" / "screenshots"
-    directory.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=directory / f"workbench-answer-{name}.png", full_page=True)
+    save_screenshot(page, request, f"workbench-answer-{name}")
 
 
 def sign_in(page, user) -> None:
-    page.context.clear_cookies()
-    page.goto("/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main form [type=submit]")
-    expect(page.locator("#id_password")).to_have_count(0)
+    page.context.clear_cookies()  # one page changes hands between people
+    staff_sign_in(page, user.username)
 
 
 def resident_request(loop, description: str):
