@@ -6,27 +6,21 @@ sequence number of its last event, so a deleted tail shows as well as an edited 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fengqiao.cases.models import Case, CaseEvent
+from fengqiao.core.chain import chain_hash, json_safe, utc_stamp
 
 
-def _canonical(*, number: str, seq: int, action: str, actor_id: int | None, from_state: str, to_state: str,
-               level: str, reason: str, payload: dict[str, Any], created_at: datetime) -> bytes:
+def event_hash(prev_hash: str, *, number: str, seq: int, action: str, actor_id: int | None, from_state: str,
+               to_state: str, level: str, reason: str, payload: dict[str, Any], created_at: datetime) -> str:
     body = {
         "case": number, "seq": seq, "action": action, "actor": actor_id, "from": from_state, "to": to_state,
-        "level": level, "reason": reason, "payload": payload,
-        "at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "level": level, "reason": reason, "payload": payload, "at": utc_stamp(created_at),
     }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def event_hash(prev_hash: str, **fields: Any) -> str:
-    return hashlib.sha256(prev_hash.encode() + _canonical(**fields)).hexdigest()
+    return chain_hash(prev_hash, body)
 
 
 def build_event(*, case: Case, action: str, actor: Any, from_state: str, to_state: str, reason: str = "",
@@ -34,10 +28,10 @@ def build_event(*, case: Case, action: str, actor: Any, from_state: str, to_stat
                 actor_label: str | None = None) -> CaseEvent:
     """The next event of a locked case, hashed onto its chain but not saved; the case row moves to
     it (the caller saves the event after the case exists, e.g. with bulk_create, and saves the case)."""
-    payload = json.loads(json.dumps(payload or {}, ensure_ascii=False, default=str))
+    payload = json_safe(payload)
     actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
     seq = case.last_event_seq + 1
-    fields = dict(number=case.number, seq=seq, action=str(action), actor_id=actor_id, from_state=str(from_state),
+    fields: dict[str, Any] = dict(number=case.number, seq=seq, action=str(action), actor_id=actor_id, from_state=str(from_state),
                   to_state=str(to_state), level=str(case.level), reason=reason, payload=payload, created_at=now)
     digest = event_hash(case.last_event_hash, **fields)
     event = CaseEvent(

@@ -7,36 +7,30 @@ so a deleted tail shows as well as an edited row.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from fengqiao.core.chain import chain_hash, json_safe, utc_stamp
 from fengqiao.mediation.models import Dispute, DisputeEvent
 
 
-def _canonical(*, number: str, seq: int, action: str, actor_id: int | None, from_state: str, to_state: str,
-               reason: str, payload: dict[str, Any], created_at: datetime) -> bytes:
+def event_hash(prev_hash: str, *, number: str, seq: int, action: str, actor_id: int | None, from_state: str,
+               to_state: str, reason: str, payload: dict[str, Any], created_at: datetime) -> str:
     body = {
         "dispute": number, "seq": seq, "action": action, "actor": actor_id, "from": from_state, "to": to_state,
-        "reason": reason, "payload": payload,
-        "at": created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "reason": reason, "payload": payload, "at": utc_stamp(created_at),
     }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def event_hash(prev_hash: str, **fields: Any) -> str:
-    return hashlib.sha256(prev_hash.encode() + _canonical(**fields)).hexdigest()
+    return chain_hash(prev_hash, body)
 
 
 def append_event(*, dispute: Dispute, action: str, actor: Any, from_state: str, to_state: str, reason: str = "",
                  payload: dict[str, Any] | None = None, now: datetime, is_public: bool = True) -> DisputeEvent:
     """Append an event to a locked dispute (the caller holds the row lock and saves the dispute)."""
-    payload = json.loads(json.dumps(payload or {}, ensure_ascii=False, default=str))
+    payload = json_safe(payload)
     actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
     seq = dispute.last_event_seq + 1
-    fields = dict(number=dispute.number, seq=seq, action=str(action), actor_id=actor_id, from_state=str(from_state),
+    fields: dict[str, Any] = dict(number=dispute.number, seq=seq, action=str(action), actor_id=actor_id, from_state=str(from_state),
                   to_state=str(to_state), reason=reason, payload=payload, created_at=now)
     digest = event_hash(dispute.last_event_hash, **fields)
     event = DisputeEvent.objects.create(
