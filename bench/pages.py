@@ -18,7 +18,8 @@ Set-up, in a database of its own (`bench_pages` on 127.0.0.1:5432, user postgres
 created again; FENGQIAO_VAR_DIR a private temporary directory; debug off, static files collected
 into it as in production): migrate, `build_demo()` without its year of generated history (made
 through the services, it takes minutes), then cases are added with COPY (not through the services:
-the point is the pages' cost) until the table holds each size in turn. Rows are spread over the
+the point is the pages' cost) until the table holds each size in turn; the case table's triggers
+write their open-count changes, which are then folded as the worker's periodic job does. Rows are spread over the
 demo's grids, leaf categories, departments, channels and urgencies, reported at an even pace over
 three years and inserted oldest first, as a live table fills in. A case reported `a` days ago is
 still open with probability exp(-a / 30 days) (about 2.7 % of all cases are open, most of them
@@ -408,7 +409,8 @@ def vacuum_analyse() -> float:
 
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE cases_case, cases_caseevent, cases_caseassist")
+        cursor.execute("VACUUM ANALYZE cases_case, cases_caseevent, cases_caseassist, cases_opencount, "
+                       "cases_opencountchange")
     return time.perf_counter() - t0
 
 
@@ -604,6 +606,7 @@ def main() -> None:
     print(f"  growth: {args.growth}; {args.requests} timed requests per page after {args.warmup} of warm-up; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
 
+    from fengqiao.cases.counts import fold_changes
     from fengqiao.core import clock
 
     rows = CaseRows(clock.now())
@@ -615,6 +618,10 @@ def main() -> None:
         add_cases(rows, size - have, finished_only=args.growth == "history" and have > 0)
         inserted = time.perf_counter() - t0
         added, have = size - have, size
+        # the worker folds the open-count changes the case table's triggers wrote (once a minute)
+        t0 = time.perf_counter()
+        folded = fold_changes()
+        print(f"  folded {folded:,} open-count changes in {time.perf_counter() - t0:.1f} s", flush=True)
         analysed = vacuum_analyse()
         counts = table_counts()
         print(f"\n== {size:,} cases: added {added:,} in {inserted:.1f} s ({added / inserted:,.0f} rows/s), "

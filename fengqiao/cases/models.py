@@ -408,3 +408,42 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class OpenCount(models.Model):
+    """The open cases of one area code: how many, how many overdue (red), how many flagged.
+
+    Kept by the database itself: triggers on the case table (migration 0007) write an
+    `OpenCountChange` for every change of a case's state, area, warning or flag, so no code path
+    can forget one; the worker folds the changes in here (`cases.counts.fold_changes`). A reader adds
+    the changes not folded yet, so the figures are always exact. The map reads these instead of
+    counting the open cases, whose number follows the backlog.
+    """
+
+    area_code = models.CharField(_("area code"), max_length=40, unique=True)
+    open = models.IntegerField(_("open"), default=0)
+    overdue = models.IntegerField(_("overdue"), default=0)
+    flagged = models.IntegerField(_("flagged supervision"), default=0)
+
+    class Meta:
+        verbose_name = _("open-case count")
+        verbose_name_plural = _("open-case counts")
+        indexes = [models.Index(fields=["area_code"], name="open_count_prefix", opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self) -> str:
+        return f"{self.area_code}: {self.open}"
+
+
+class OpenCountChange(models.Model):
+    """A change of `OpenCount` not folded in yet (+1/−1 rows written by the case table's triggers).
+
+    Insert-only, so writers never wait on each other for a shared counter row."""
+
+    area_code = models.CharField(max_length=40)
+    open = models.IntegerField()
+    overdue = models.IntegerField()
+    flagged = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["area_code"], name="open_count_change_prefix",
+                                opclasses=["varchar_pattern_ops"])]

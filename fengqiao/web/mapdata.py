@@ -4,9 +4,10 @@ The map shows one *area* at a time: a county shows its townships, a township its
 village its grids, a grid its micro-grids (or itself when it has none). Each shape carries the
 number of open cases below it, how many of those are overdue (deadline warning red) and how many
 are flagged for supervision. Codes carry the tree (docs/architecture.md), so the counts of every
-shape in view are one aggregate query over the indexed `(state, area_code)` columns: open cases
-whose area code starts with the shown area's code, grouped by the first N characters of the area
-code. No case row is loaded for the counts; the pins are a bounded list of the newest open cases.
+shape in view are the kept counts of the area codes under the shown area (`cases.counts`), summed
+by the first N characters of the code; for an actor scoped to departments, one aggregate query
+over the open cases it may see. No case row is loaded for the counts; the pins are a bounded list
+of the newest open cases.
 
 Territory (regions and grids) is what the actor's VIEW_CASE scopes cover; an actor scoped to a
 department sees the region its department serves, with only the cases its department may see.
@@ -26,6 +27,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from shapely.errors import GEOSException
 
+from fengqiao.cases.counts import open_counts
 from fengqiao.cases.models import Case, DeadlineWarning
 from fengqiao.cases.selectors import cases_visible_to
 from fengqiao.cases.states import OPEN_STATES
@@ -199,13 +201,37 @@ def _open_cases(actor: Any, prefixes: list[str]) -> Any:
     return cases_visible_to(actor).filter(_prefix_q(prefixes), state__in=OPEN)
 
 
-def _count(actor: Any, within: list[str], keys: list[str]) -> dict[str, dict[str, int]]:
-    """{key: {open, overdue, flagged}} for the open cases under each key; one aggregate query.
+def _sees_all_of(actor: Any, within: list[str]) -> bool:
+    """True when the actor may see every case under `within` (an area scope covers it all)."""
+    perms = permissions_for(actor)
+    if perms.is_superuser:
+        return True
+    scopes = perms.area_codes(Action.VIEW_CASE)
+    return bool(within) and all(any(w.startswith(s) for s in scopes) for w in within)
 
-    `within` limits the cases to the area in view (indexed prefix filter); cases whose area code
-    starts with none of `keys` are counted under "" (a case placed on the area itself, not in a
-    shape below it).
+
+def _count(actor: Any, within: list[str], keys: list[str]) -> dict[str, dict[str, int]]:
+    """{key: {open, overdue, flagged}} for the open cases under each key.
+
+    `within` limits the cases to the area in view; cases whose area code starts with none of `keys`
+    are counted under "" (a case placed on the area itself, not in a shape below it). An actor who
+    sees every case in view reads the kept counts per area code (`cases.counts`: a row per area,
+    whatever the backlog); others, scoped to departments, count the cases they may see in one
+    aggregate query.
     """
+    wanted = set(keys)
+    counts: dict[str, dict[str, int]] = {}
+
+    def add(key: str, figures: dict[str, int]) -> None:
+        slot = counts.setdefault(key if key in wanted else "", {"open": 0, "overdue": 0, "flagged": 0})
+        for name in slot:
+            slot[name] += figures[name]
+
+    if _sees_all_of(actor, within):
+        longest_first = sorted(keys, key=len, reverse=True)
+        for code, figures in open_counts(within).items():
+            add(next((k for k in longest_first if code.startswith(k)), ""), figures)
+        return counts
     lengths = {len(k) for k in keys}
     if len(lengths) == 1:
         key = Substr("area_code", 1, lengths.pop())
@@ -215,12 +241,8 @@ def _count(actor: Any, within: list[str], keys: list[str]) -> dict[str, dict[str
     rows = (_open_cases(actor, within).annotate(key=key).values("key")
             .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(warning=DeadlineWarning.RED)),
                       flagged=Count("pk", filter=Q(supervised=True))).order_by())
-    wanted = set(keys)
-    counts: dict[str, dict[str, int]] = {}
     for row in rows:
-        slot = counts.setdefault(row["key"] if row["key"] in wanted else "", {"open": 0, "overdue": 0, "flagged": 0})
-        for name in ("open", "overdue", "flagged"):
-            slot[name] += row[name]
+        add(row["key"], row)
     return counts
 
 
