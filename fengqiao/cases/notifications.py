@@ -6,6 +6,7 @@ Messages carry the case number, state and category, never the reporter's persona
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from fengqiao.cases.models import Case
 from fengqiao.notify.models import Channel, Message
-from fengqiao.notify.services import build_messages, write_messages
+from fengqiao.notify.services import OutboxBatch, build_messages, write_messages
 from fengqiao.org.permissions import Action, Target
 from fengqiao.org.selectors import recipients_who_may
 
@@ -95,14 +96,20 @@ class Notice:
 
     def messages(self, *, case: Case, event_seq: int | None = None) -> list[Message]:
         """The outbox rows of the event (unsaved); the case has its number and new state by now."""
-        if not self.channels:
-            return []
+        return build_messages(**self._content(case, event_seq)) if self.channels else []
+
+    def add_to(self, batch: OutboxBatch, *, case: Case, event_seq: int) -> None:
+        """The same rows, added to a batch of new events' rows (the deadline sweep)."""
+        if self.channels:
+            batch.add(**self._content(case, event_seq))
+
+    def _content(self, case: Case, event_seq: int | None) -> dict[str, Any]:
         with translation.override(settings.LANGUAGE_CODE):  # the site's language, not the actor's
             subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": case.get_state_display()}
             body = _("%(category)s. Deadline: %(due)s.") % {
                 "category": case.category.name,
                 "due": timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M") if case.due_at else "—"}
-        return build_messages(
+        return dict(
             topic=self.topic, recipients=self.recipients, subject=subject, body=body, channels=self.channels,
             payload={"number": case.number, "state": case.state, "category": case.category.code,
                      "area_code": case.area_code, "level": case.level, "version": case.version},
@@ -120,6 +127,16 @@ def prepare(*, case: Case, topic: str) -> Notice:
         return Notice(topic)
     audiences, channels = AUDIENCES.get(topic, ((), ()))
     return Notice(topic, _recipients(case, audiences), channels)
+
+
+def write_notices(notices: Iterable[tuple[Case, str, int]]) -> None:
+    """The outbox rows of many events new in this transaction, (case, topic, event seq) each, written
+    together (the deadline sweep's batch)."""
+    outbox = OutboxBatch()
+    with translation.override(settings.LANGUAGE_CODE):  # once for the batch, not once a message
+        for case, topic, seq in notices:
+            prepare(case=case, topic=topic).add_to(outbox, case=case, event_seq=seq)
+    outbox.write()
 
 
 def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None:

@@ -38,7 +38,7 @@ from fengqiao.cases.numbering import new_tracking_code, next_case_number
 from fengqiao.cases.routing import department_level, route
 from fengqiao.cases.states import FINAL_STATES, TRANSITIONS, CaseAction, CaseState, may_act
 from fengqiao.core import clock
-from fengqiao.core.db import update_rows
+from fengqiao.core.db import insert_rows, row_values, update_rows
 from fengqiao.core.errors import (
     Conflict,
     ErrorDetail,
@@ -733,20 +733,18 @@ class _SweepBatch:
             self.notices.append((case, topic, event.seq))
 
     def write(self) -> None:
-        from fengqiao.cases.notifications import prepare
-        from fengqiao.notify.services import write_messages
+        from fengqiao.cases.notifications import write_notices
 
         update_rows(self.cases, SWEPT_FIELDS)
-        CaseEvent.objects.bulk_create(self.events)
-        messages = [m for case, topic, seq in self.notices
-                    for m in prepare(case=case, topic=topic).messages(case=case, event_seq=seq)]
-        write_messages(messages, returning=False)
+        insert_rows(CaseEvent, EVENT_FIELDS, row_values(self.events, EVENT_FIELDS))
+        write_notices(self.notices)
 
 
 # the fields a sweep may change on a case (escalation moves it up a level and back to dispatch)
 SWEPT_FIELDS = ["state", "level", "lead_department", "warning", "overdue_since", "escalated_for_overdue",
                 "reminder_count", "stage_started_at", "due_at", "warn_at", "next_due_at", "answer_warning",
                 "version", "updated_at", "last_event_seq", "last_event_hash"]
+EVENT_FIELDS = [f.name for f in CaseEvent._meta.concrete_fields if not f.primary_key]
 SWEEP_BATCH = 250
 SWEEP_STEPS = 4  # warn, overdue, escalate: a case long due takes them all in one run
 

@@ -167,3 +167,46 @@ def test_inbox_shows_only_inbox_rows(db):
     alice = UserFactory(email="alice@example.org")
     _notify(recipients=[alice])
     assert [m.channel for m in inbox_for(user=alice)] == ["inbox"]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_outbox_batch_writes_the_rows_notify_would_write_and_they_are_delivered(enqueued):
+    from fengqiao.notify.services import OutboxBatch
+
+    user = UserFactory(email="handler@example.org")
+    WebhookSubscription.objects.create(name="city", url="http://127.0.0.1:9/", topics="case.*")
+    recipients = [user, user, EmailAddress("resident@example.org"), PhoneNumber("13812341234")]
+    arguments = {"topic": "case.overdue", "subject": "案件超时", "body": "请尽快处理。", "payload": {"case": "C-2"},
+                 "case_number": "C-2", "channels": (Channel.INBOX, Channel.EMAIL)}
+    with transaction.atomic():
+        _notify(recipients=recipients, dedup_key_base="case:C-2:overdue:1", **arguments)
+    by_notify = set(Message.objects.values_list("pk", flat=True))
+    with transaction.atomic():
+        batch = OutboxBatch()
+        batch.add(recipients=recipients, dedup_key_base="case:C-2:overdue:2", **arguments)
+        batch.write()
+        assert len(enqueued) == 1  # notify's; the batch's task waits for the commit
+    by_batch = set(Message.objects.values_list("pk", flat=True)) - by_notify
+
+    def rows(ids):
+        return sorted(((m.channel, m.recipient_id, m.address, m.subscription_id, m.status, m.sent_at is not None,
+                        m.topic, m.subject, m.body, m.payload, m.case_number, m.attempts)
+                       for m in Message.objects.filter(pk__in=ids)), key=repr)
+
+    assert rows(by_batch) == rows(by_notify)
+    assert [r[0] for r in rows(by_batch)] == ["email", "email", "inbox", "sms", "webhook"]  # the user once a channel
+    assert len(enqueued) == 2
+
+    assert deliver_due().sent >= 2
+    assert {m.to[0] for m in mail.outbox} >= {"handler@example.org", "resident@example.org"}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_outbox_batch_is_written_only_inside_a_transaction():
+    from fengqiao.notify.services import OutboxBatch
+
+    batch = OutboxBatch()
+    batch.add(topic="case.overdue", recipients=[EmailAddress("a@example.org")], subject="s", dedup_key_base="k")
+    with pytest.raises(RuntimeError, match="transaction"):
+        batch.write()
+    assert Message.objects.count() == 0
