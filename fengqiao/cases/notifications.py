@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fengqiao.cases.models import Case
+from fengqiao.cases.states import CaseState
 from fengqiao.notify.models import Channel, Message
 from fengqiao.notify.services import OutboxBatch, build_messages, write_messages
 from fengqiao.org.permissions import Action, Target
@@ -105,7 +106,7 @@ class Notice:
 
     def _content(self, case: Case, event_seq: int | None) -> dict[str, Any]:
         with translation.override(settings.LANGUAGE_CODE):  # the site's language, not the actor's
-            subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": case.get_state_display()}
+            subject = _("Case %(number)s: %(state)s") % {"number": case.number, "state": CaseState(case.state).label}
             body = _("%(category)s. Deadline: %(due)s.") % {
                 "category": case.category.name,
                 "due": timezone.localtime(case.due_at).strftime("%Y-%m-%d %H:%M") if case.due_at else "—"}

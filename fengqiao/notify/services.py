@@ -220,6 +220,8 @@ class OutboxBatch:
         field = Message._meta.get_field
         self._uuid, self._address, self._payload = field("uuid"), field("address"), field("payload")
         self._now = field("created_at").get_db_prep_save(self.now, connection)
+        # a staff member's address, encrypted once a batch: their rows carry their user id anyway
+        self._user_tokens: dict[tuple[int, str], str] = {}
 
     def add(self, *, topic: str, recipients: Iterable[Recipient], subject: str, body: str = "",
             payload: Mapping[str, Any] | None = None, case_number: str = "", dedup_key_base: str,
@@ -236,11 +238,21 @@ class OutboxBatch:
             self.rows.append((
                 self._uuid.get_db_prep_save(uuid.uuid4(), connection), to.channel,
                 to.user.pk if to.user is not None else None,
-                self._address.get_db_prep_save(to.address, connection) if to.address else "",
+                self._token(to),
                 to.subscription.pk if to.subscription is not None else None,
                 topic, subject, body, payload_value, case_number, key,
                 Status.SENT if to.delivered else Status.PENDING, 0, now, None, "", "", now,
                 now if to.delivered else None, None))
+
+    def _token(self, to: _To) -> str:
+        if not to.address:
+            return ""
+        if to.user is None:  # a resident's own address: a token of its own on every row
+            return self._address.get_db_prep_save(to.address, connection)
+        key = (to.user.pk, to.address)
+        if key not in self._user_tokens:
+            self._user_tokens[key] = self._address.get_db_prep_save(to.address, connection)
+        return self._user_tokens[key]
 
     def write(self) -> None:
         """Insert the rows in the caller's (open) transaction; one delivery task after commit."""
