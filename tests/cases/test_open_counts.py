@@ -1,6 +1,7 @@
 """Open-case counts per area code, kept by the case table's triggers (cases.counts)."""
 
 import pytest
+from django.db import connection
 from django.core.management import CommandError, call_command
 
 from fengqiao.cases import services as s
@@ -109,3 +110,28 @@ def test_recount_starts_from_the_cases_alone(loop):
     assert recount() == 1
     assert not OpenCountChange.objects.exists()
     assert OpenCount.objects.get(area_code=loop.grid.code).open == 2
+
+
+def _delete_by_hand(pk):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM cases_caseevent WHERE case_id = %s", [pk])
+        cursor.execute("DELETE FROM cases_case WHERE id = %s", [pk])
+
+
+def test_a_deleted_open_case_is_subtracted(loop):
+    case = loop.report()
+    loop.report()
+    fold_changes()
+    _delete_by_hand(case.pk)  # the product never deletes a case
+    assert _figures(loop.grid.code)["open"] == 1
+    _agree()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_emptying_the_tables_leaves_no_count_behind(loop):
+    """Django's flush empties every table between transactional tests, in any order."""
+    loop.report()
+    OpenCountChange.objects.all().delete()
+    OpenCount.objects.all().delete()
+    _delete_by_hand(Case.objects.get().pk)  # after the counts: nothing is left to subtract from
+    assert not OpenCountChange.objects.exists()

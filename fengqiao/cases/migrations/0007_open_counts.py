@@ -12,10 +12,15 @@ CHANGES = "cases_opencountchange (area_code, open, overdue, flagged)"
 MATTERS = (f"(OLD.state IN {OPEN}) <> (NEW.state IN {OPEN}) OR OLD.area_code <> NEW.area_code "
            "OR OLD.warning <> NEW.warning OR OLD.supervised <> NEW.supervised")
 
+# A deleted open case subtracts only from an area that has a count or a pending change (an open case
+# always has one). Django's flush empties tables with DELETE on SQLite, in no fixed order: a case
+# deleted after the counts were emptied must not leave a −1 behind.
+_COUNTED = ("(EXISTS (SELECT 1 FROM cases_opencount WHERE area_code = OLD.area_code) "
+            "OR EXISTS (SELECT 1 FROM cases_opencountchange WHERE area_code = OLD.area_code))")
 POSTGRESQL = [
     f"""CREATE FUNCTION cases_open_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP <> 'INSERT' AND OLD.state IN {OPEN} THEN
+        IF TG_OP <> 'INSERT' AND OLD.state IN {OPEN} AND (TG_OP = 'UPDATE' OR {_COUNTED}) THEN
             INSERT INTO {CHANGES}
             VALUES (OLD.area_code, -1, -(OLD.warning = 'red')::int, -(OLD.supervised)::int);
         END IF;
@@ -39,7 +44,8 @@ _OLD = f"SELECT OLD.area_code, -1, -(OLD.warning = 'red'), -OLD.supervised WHERE
 _NEW = f"SELECT NEW.area_code, 1, NEW.warning = 'red', NEW.supervised WHERE NEW.state IN {OPEN}"
 SQLITE = [
     f"CREATE TRIGGER cases_open_count_insert AFTER INSERT ON cases_case BEGIN INSERT INTO {CHANGES} {_NEW}; END",
-    f"CREATE TRIGGER cases_open_count_delete AFTER DELETE ON cases_case BEGIN INSERT INTO {CHANGES} {_OLD}; END",
+    f"CREATE TRIGGER cases_open_count_delete AFTER DELETE ON cases_case WHEN {_COUNTED} "
+    f"BEGIN INSERT INTO {CHANGES} {_OLD}; END",
     "CREATE TRIGGER cases_open_count_update AFTER UPDATE OF state, area_code, warning, supervised ON cases_case "
     f"WHEN {MATTERS} BEGIN INSERT INTO {CHANGES} {_OLD}; INSERT INTO {CHANGES} {_NEW}; END",
 ]
