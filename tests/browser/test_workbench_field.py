@@ -74,6 +74,37 @@ def test_without_the_phones_position_the_worker_taps_it_on_the_map(page, field, 
     shoot(page, request, "workbench_map_sent")
 
 
+CACHED_URLS = """() => caches.keys().then(keys => Promise.all(keys.map(k => caches.open(k).then(c => c.keys()))))
+    .then(lists => lists.flat().map(r => r.url))"""
+
+
+def test_the_map_opened_once_online_works_offline(page, field, request):
+    """The charting library is not fetched at install on a slow connection, but kept once used."""
+    sign_in(page, field.worker.username)
+    page.goto("/field/report/")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
+    assert not any("echarts" in url for url in page.evaluate(CACHED_URLS))  # not at install
+    page.click("#pick-on-map")
+    page.wait_for_function("() => window.FengqiaoGridPick && FengqiaoGridPick.pickers.length > 0")
+    for _ in range(50):
+        if any("echarts" in url for url in page.evaluate(CACHED_URLS)):
+            break
+        page.wait_for_timeout(200)
+    else:
+        pytest.fail("the charting library was not kept by the service worker")
+
+    # only the worker's copy is left: the browser's own cache is emptied, then the network goes
+    page.context.new_cdp_session(page).send("Network.clearBrowserCache")
+    page.context.set_offline(True)
+    page.reload()
+    page.click("#pick-on-map")
+    lon, lat = field.territory.grid_centre(field.grid)
+    click_on_map(page, lon, lat)
+    expect(page.locator("#pick-map-picked")).to_contain_text(field.grid.code)
+    assert abs(float(page.input_value("#id_lon")) - lon) < 1e-3
+    shoot(page, request, "workbench_map_offline")
+
+
 def _queue_one(page, description: str) -> None:
     """A report that cannot be sent now: the server is unreachable for it, so it waits on the phone."""
     page.route("**/field/report/", lambda route: route.abort() if route.request.method == "POST"

@@ -292,3 +292,4 @@ def test_manifest_and_service_worker(client):
     assert worker["Service-Worker-Allowed"] == HOME
     source = worker.content.decode()
     assert "__SHELL__" not in source and REPORT in source and "web/field.js" in source
+    assert "__LAZY__" not in source and "vendor/echarts/echarts.min.js" in source  # kept once used

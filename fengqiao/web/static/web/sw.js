@@ -1,10 +1,14 @@
 /* The field app's service worker (scope /field/). The shell (pages, styles, script, icons) is kept
  * for loading without a network; pages are fetched from the network first, so they are fresh when
  * it is there. Only GET requests are touched: reports (POST) always go to the network, and the
- * page's outbox keeps those that cannot be sent. The server fills in __SHELL__ and __VERSION__. */
+ * page's outbox keeps those that cannot be sent. Large assets a page loads only when needed (the
+ * charting library of the map to tap a position on) are not fetched at install, on a slow
+ * connection, but kept once a page has used them, so the map works offline afterwards. The server
+ * fills in __SHELL__, __LAZY__ and __VERSION__. */
 "use strict";
 
 var SHELL = __SHELL__;
+var LAZY = __LAZY__;
 var CACHE = "fengqiao-field-__VERSION__";
 
 self.addEventListener("install", function (event) {
@@ -44,6 +48,19 @@ self.addEventListener("fetch", function (event) {
     }).catch(function () {
       return caches.match(url.pathname).then(function (hit) {
         return hit || caches.match(SHELL[0]);
+      });
+    }));
+    return;
+  }
+  if (LAZY.indexOf(url.pathname) !== -1) {
+    // kept once used: from the cache when there, else fetched and kept
+    event.respondWith(caches.match(url.pathname).then(function (hit) {
+      return hit || fetch(request).then(function (response) {
+        if (response.ok) {
+          var copy = response.clone();
+          caches.open(CACHE).then(function (cache) { cache.put(url.pathname, copy); });
+        }
+        return response;
       });
     }));
     return;
