@@ -221,3 +221,15 @@ def test_key_model_strings_are_chinese():
     with translation.override("en"):
         assert str(Grid._meta.verbose_name) == "grid"
         assert str(Role.GRID_WORKER.label) == "grid worker"
+
+
+@pytest.mark.parametrize(("context", "msgid", "meant"), [
+    ("mediation", "Sessions", "调解会"), ("mediation", "minutes", "笔录"), ("mediation", "Reopen", "重新调解"),
+    ("affairs", "title", "标题"), ("affairs", "item", "事项"),
+])
+def test_an_apps_own_sense_of_a_common_word_is_kept(context, msgid, meant):
+    """Django and the project's catalogue come before an app's own, so a word an app means differently
+    ("minutes" of a session, not of an hour) carries the app's context."""
+    with translation.override("zh-hans"):
+        assert translation.pgettext(context, msgid) == meant
+        assert translation.gettext(msgid) != meant  # without the context another catalogue's sense wins

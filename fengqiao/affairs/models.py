@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fengqiao.core.fields import EncryptedTextField
 from fengqiao.org.models import BilingualName
@@ -71,7 +72,7 @@ class Notice(models.Model):
     region = models.ForeignKey("geo.Region", verbose_name=_("village or township"), on_delete=models.PROTECT,
                                related_name="+")
     area_code = models.CharField(_("area code"), max_length=18, db_index=True, editable=False)
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(pgettext_lazy("affairs", "title"), max_length=200)
     body = models.TextField(_("text"), help_text=_("plain text; blank lines separate paragraphs"))
     state = models.CharField(_("state"), max_length=10, choices=NoticeState.choices, default=NoticeState.DRAFT)
     pinned = models.BooleanField(_("pinned"), default=False)
@@ -166,7 +167,7 @@ class Disclosure(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=DisclosureKind.choices, default=DisclosureKind.FINANCE)
     year = models.PositiveSmallIntegerField(_("year"), validators=[MinValueValidator(2000)])
     quarter = models.PositiveSmallIntegerField(_("quarter"), default=0, help_text=_("1 to 4; 0 for the whole year"))
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(pgettext_lazy("affairs", "title"), max_length=200)
     summary = models.TextField(_("summary"), blank=True)
     state = models.CharField(_("state"), max_length=10, choices=DisclosureState.choices,
                              default=DisclosureState.DRAFT)
@@ -220,7 +221,7 @@ class DisclosureItem(models.Model):
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     direction = models.CharField(_("income or expense"), max_length=10, choices=ItemDirection.choices, blank=True,
                                  default="")
-    title = models.CharField(_("item"), max_length=200)
+    title = models.CharField(pgettext_lazy("affairs", "item"), max_length=200)
     amount = models.DecimalField(_("amount (yuan)"), max_digits=14, decimal_places=2, null=True, blank=True,
                                  validators=[MinValueValidator(Decimal("0"))])
     note = models.TextField(_("details"), blank=True)
@@ -267,7 +268,7 @@ class DisclosureQuestion(models.Model):
                              related_name="questions")
     question = models.TextField(_("question"))
     case = models.OneToOneField("cases.Case", on_delete=models.PROTECT, related_name="+", verbose_name=_("case"))
-    asked_at = models.DateTimeField(_("asked at"))
+    asked_at = models.DateTimeField(pgettext_lazy("affairs", "asked at"))
 
     class Meta:
         verbose_name = _("question on a disclosure")

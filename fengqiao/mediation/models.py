@@ -19,6 +19,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fengqiao.core.calendar import UNIT_LABELS, TimeUnit
 from fengqiao.core.fields import EncryptedTextField
@@ -334,7 +335,7 @@ class Dispute(models.Model):
     facts = models.TextField(_("facts"))
     claims = models.TextField(_("claims"), blank=True)
     amount = models.DecimalField(_("amount at stake (yuan)"), max_digits=14, decimal_places=2, null=True, blank=True)
-    intake_mode = models.CharField(_("intake"), max_length=20, choices=IntakeMode.choices)
+    intake_mode = models.CharField(pgettext_lazy("mediation", "intake"), max_length=20, choices=IntakeMode.choices)
     referred_by = models.CharField(_("referred by"), max_length=200, blank=True,
                                    help_text=_("the court, police station, department or hotline that referred it"))
     origin_case_number = models.CharField(_("origin case"), max_length=40, blank=True, db_index=True)
@@ -511,7 +512,7 @@ class MediationSession(models.Model):
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     state = models.CharField(_("state"), max_length=10, choices=SessionState.choices, default=SessionState.SCHEDULED)
-    minutes = models.TextField(_("minutes"), blank=True)
+    minutes = models.TextField(pgettext_lazy("mediation", "minutes"), blank=True)
     cancel_reason = models.TextField(_("why cancelled"), blank=True)
     uid = models.CharField(max_length=100, unique=True, editable=False, help_text="iCalendar UID")
     sequence = models.PositiveIntegerField(default=0, editable=False, help_text="iCalendar SEQUENCE")
@@ -651,7 +652,7 @@ class FollowUp(models.Model):
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="follow_ups")
     agreement = models.ForeignKey(Agreement, null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="follow_ups")
-    due_at = models.DateTimeField(_("due"))
+    due_at = models.DateTimeField(pgettext_lazy("mediation", "due"))
     state = models.CharField(_("state"), max_length=10, choices=FollowUpState.choices,
                              default=FollowUpState.SCHEDULED)
     result = models.CharField(_("result"), max_length=15, choices=FollowUpResult.choices, blank=True)
