@@ -58,7 +58,7 @@ self.addEventListener("fetch", function (event) {
       return hit || fetch(request).then(function (response) {
         if (response.ok) {
           var copy = response.clone();
-          caches.open(CACHE).then(function (cache) { cache.put(url.pathname, copy); });
+          event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.put(url.pathname, copy); }));
         }
         return response;
       });
