@@ -447,3 +447,6 @@ class OpenCountChange(models.Model):
     class Meta:
         indexes = [models.Index(fields=["area_code"], name="open_count_change_prefix",
                                 opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self) -> str:
+        return f"{self.area_code}: {self.open:+d}"

@@ -31,7 +31,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Field, QuerySet
 
 from fengqiao.core import clock
 from fengqiao.core.crypto import blind_index
@@ -154,7 +154,7 @@ def build_messages(
         key = _dedup_key(dedup_key_base, to.channel, to.identity)
         if key not in rows:
             rows[key] = Message(
-                channel=to.channel, recipient=to.user, address=to.address, subscription=to.subscription,
+                channel=to.channel, recipient=to.user,  # type: ignore[misc]  # the project's user model address=to.address, subscription=to.subscription,
                 status=Status.SENT if to.delivered else Status.PENDING, sent_at=now if to.delivered else None,
                 topic=topic, subject=subject, body=body, payload=dict(payload or {}), case_number=case_number,
                 dedup_key=key, created_at=now, next_attempt_at=now)
@@ -217,7 +217,11 @@ class OutboxBatch:
         self.rows: list[tuple[Any, ...]] = []
         self.pending = False
         self.now = clock.now()
-        field = Message._meta.get_field
+        def field(name: str) -> Field:
+            found = Message._meta.get_field(name)
+            assert isinstance(found, Field)
+            return found
+
         self._uuid, self._address, self._payload = field("uuid"), field("address"), field("payload")
         self._now = field("created_at").get_db_prep_save(self.now, connection)
         # a staff member's address, encrypted once a batch: their rows carry their user id anyway

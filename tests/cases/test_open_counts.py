@@ -1,8 +1,8 @@
 """Open-case counts per area code, kept by the case table's triggers (cases.counts)."""
 
 import pytest
-from django.db import connection
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from fengqiao.cases import services as s
 from fengqiao.cases.counts import count_drift, fold_changes, open_counts, recount
