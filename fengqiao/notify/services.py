@@ -154,7 +154,8 @@ def build_messages(
         key = _dedup_key(dedup_key_base, to.channel, to.identity)
         if key not in rows:
             rows[key] = Message(
-                channel=to.channel, recipient=to.user,  # type: ignore[misc]  # the project's user model address=to.address, subscription=to.subscription,
+                channel=to.channel, recipient=to.user,  # type: ignore[misc]  # the project's user model
+                address=to.address, subscription=to.subscription,
                 status=Status.SENT if to.delivered else Status.PENDING, sent_at=now if to.delivered else None,
                 topic=topic, subject=subject, body=body, payload=dict(payload or {}), case_number=case_number,
                 dedup_key=key, created_at=now, next_attempt_at=now)
