@@ -63,7 +63,9 @@ def api_token_authenticate(plain: str) -> Any | None:
     """The active user the token belongs to, or None."""
     if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
         return None
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(plain)).first()
+    # the staff profile comes along: events name their actor by it
+    token = (ApiToken.objects.select_related("user", "user__staff_profile")
+             .filter(key_hash=hash_token(plain)).first())
     now = clock.now()
     if token is None or token.revoked or (token.expires_at is not None and token.expires_at <= now):
         return None

@@ -218,3 +218,19 @@ def test_the_reporter_is_masked_in_the_detail_and_revealed_with_a_logged_reason(
     assert response.status_code == 200 and response.json()["phone"] == "13812345678"
     assert PersonalDataAccess.objects.filter(actor=loop.operator).count() == 1
     assert as_user(loop.grid_worker).post(f"/cases/{case.number}/reporter", {"reason": "x"}).status_code == 403
+
+
+def test_a_create_with_a_token_names_its_actor_without_another_query(loop, apis):
+    """The token's user comes with the staff profile the event names the actor by."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from fengqiao.org.models import StaffProfile
+
+    StaffProfile.objects.update_or_create(user=loop.grid_worker, defaults={"display_name": "网格员王五"})
+    with CaptureQueriesContext(connection) as queries:
+        case = _report(loop, apis)
+    assert CaseEvent.objects.get(case__number=case["number"], seq=1).actor_label == "网格员王五"
+    profile_table = StaffProfile._meta.db_table
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("SELECT") and
+                f'FROM "{profile_table}"' in q["sql"]]
