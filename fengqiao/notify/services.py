@@ -35,6 +35,7 @@ from django.db.models import F, Field, QuerySet
 
 from fengqiao.core import clock
 from fengqiao.core.crypto import blind_index
+from fengqiao.core.db import insert_rows
 from fengqiao.core.errors import InvalidInput
 from fengqiao.core.masking import normalise_phone
 from fengqiao.core.versioning import VersionedCache
@@ -218,6 +219,7 @@ class OutboxBatch:
         self.rows: list[tuple[Any, ...]] = []
         self.pending = False
         self.now = clock.now()
+
         def field(name: str) -> Field:
             found = Message._meta.get_field(name)
             assert isinstance(found, Field)
@@ -261,8 +263,6 @@ class OutboxBatch:
 
     def write(self) -> None:
         """Insert the rows in the caller's (open) transaction; one delivery task after commit."""
-        from fengqiao.core.db import insert_rows
-
         if not transaction.get_connection().in_atomic_block:
             raise RuntimeError("the outbox is written in the transaction of its events")
         insert_rows(Message, self.FIELDS, self.rows)
