@@ -3,8 +3,9 @@
 Django's bulk_create and bulk_update build every value through the query compiler and, on
 PostgreSQL, quote them into the SQL text on the client (Django binds parameters client-side by
 default); for a few thousand rows that costs more CPU than the database spends writing them. These
-helpers prepare each value once and let the driver send them: COPY for inserts and a server-bound,
-pipelined executemany for updates on PostgreSQL; executemany on SQLite, which runs in process.
+helpers prepare each value once and let the driver send them. On PostgreSQL, inserts go by COPY
+and updates as one UPDATE joined to arrays of the new values, bound on the server; SQLite, which runs
+in process, takes batched statements.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from django.db import connection, models
 
 # stock field types whose Python value both databases take as it is (text choices become plain text)
-_AS_IS = (models.AutoField, models.BigAutoField, models.BigIntegerField, models.BooleanField, models.ForeignKey,
+_AS_IS = (models.AutoField, models.BigAutoField, models.BigIntegerField, models.BooleanField,
           models.IntegerField, models.PositiveIntegerField, models.PositiveSmallIntegerField, models.SmallIntegerField)
 _TEXT = (models.CharField, models.TextField)
 
@@ -28,9 +29,10 @@ def _fields(model: type[models.Model], names: Sequence[str]) -> list[models.Fiel
 
 
 def _preparer(field: models.Field) -> Callable[[Any], Any]:
-    """How a value of `field` becomes a database value: as it is for plain numbers, booleans, keys
-    and text; through the field otherwise (dates, JSON, UUIDs, encrypted text, any custom field)."""
-    if type(field) in _AS_IS:
+    """How a value of `field` becomes a database value: as it is for plain numbers, booleans, text
+    and keys to integer ids; through the field otherwise (dates, JSON, UUIDs, encrypted text, any
+    custom field)."""
+    if type(field) in _AS_IS or (type(field) is models.ForeignKey and type(field.target_field) in _AS_IS):
         return lambda value: value
     if type(field) in _TEXT:
         return lambda value: value if value is None or type(value) is str else str(value)
