@@ -30,6 +30,7 @@ from fengqiao.affairs.models import (
 )
 from fengqiao.core import clock
 from fengqiao.core.errors import NotFound
+from fengqiao.geo.codes import under
 from fengqiao.geo.models import Region, RegionLevel
 from fengqiao.org.permissions import Action, permissions_for
 
@@ -206,10 +207,7 @@ def review_area_codes(actor: Any) -> list[str]:
 
 
 def disclosures_to_review(*, actor: Any) -> QuerySet[Disclosure]:
-    q = Q(pk__in=[])
-    for prefix in review_area_codes(actor):
-        q |= Q(area_code__startswith=prefix)
-    return Disclosure.objects.select_related("village").filter(q, state=DisclosureState.SUBMITTED).order_by(
+    return Disclosure.objects.select_related("village").filter(under(review_area_codes(actor)), state=DisclosureState.SUBMITTED).order_by(
         "submitted_at")
 
 

@@ -21,19 +21,17 @@ from django.db.models import Count, Q, Sum
 
 from fengqiao.cases.models import Case, DeadlineWarning, OpenCount, OpenCountChange
 from fengqiao.cases.states import OPEN_STATES
+from fengqiao.geo.codes import under
 
 FIGURES = ("open", "overdue", "flagged")
 
 
 def _prefix_q(prefixes: Iterable[str] | None) -> Q:
-    q = Q()
-    for prefix in prefixes or ():
-        q |= Q(area_code__startswith=prefix)
-    return q
+    return Q() if prefixes is None else under(prefixes)
 
 
 def open_counts(prefixes: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
-    """{area code: {open, overdue, flagged}} for the area codes under any of `prefixes` (None: all);
+    """{area code: {open, overdue, flagged}} for the area codes under any of `prefixes` (None: all, [] none);
     area codes with no open case are left out."""
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     where = _prefix_q(prefixes)

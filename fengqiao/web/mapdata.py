@@ -32,6 +32,7 @@ from fengqiao.cases.models import Case, DeadlineWarning
 from fengqiao.cases.selectors import cases_visible_to
 from fengqiao.cases.states import OPEN_STATES
 from fengqiao.core.errors import NotFound
+from fengqiao.geo.codes import under
 from fengqiao.geo.geometry import to_shape
 from fengqiao.geo.models import CODE_LENGTH, Grid, Region, RegionLevel
 from fengqiao.org.models import Department
@@ -82,13 +83,6 @@ def territory_prefixes(actor: Any) -> list[str] | None:
 
 def _within(code: str, prefixes: list[str] | None) -> bool:
     return prefixes is None or any(code.startswith(p) for p in prefixes)
-
-
-def _prefix_q(prefixes: list[str], field_name: str = "area_code") -> Q:
-    q = Q(pk__in=[])
-    for p in prefixes:
-        q |= Q(**{f"{field_name}__startswith": p})
-    return q
 
 
 @dataclass
@@ -198,7 +192,7 @@ def _crumbs(area: Area | None, prefixes: list[str] | None) -> list[dict[str, Any
 
 # -- counts ----------------------------------------------------------------------------------
 def _open_cases(actor: Any, prefixes: list[str]) -> Any:
-    return cases_visible_to(actor).filter(_prefix_q(prefixes), state__in=OPEN)
+    return cases_visible_to(actor).filter(under(prefixes), state__in=OPEN)
 
 
 def _sees_all_of(actor: Any, within: list[str]) -> bool:

@@ -31,6 +31,7 @@ from fengqiao.cases.selectors import case_get, case_timeline, cases_visible_to, 
 from fengqiao.cases.services import Photo, case_report, case_verify
 from fengqiao.cases.states import OPEN_STATES, CaseState
 from fengqiao.core.errors import DomainError, ErrorDetail, InvalidInput, NotFound
+from fengqiao.geo.codes import under
 from fengqiao.geo.models import Asset
 from fengqiao.inspections.models import InspectionTemplate
 from fengqiao.inspections.selectors import (
@@ -88,10 +89,7 @@ def _errors_by_field(error: DomainError) -> dict[str, list[str]]:
 # -- reads of the worker's grid (scoped by cases_visible_to) ------------------------------------------
 def _grid_q(actor: Any) -> Q:
     """Cases in the areas where the actor works as a grid worker or chief."""
-    q = Q(pk__in=[])
-    for prefix in permissions_for(actor).area_codes(Action.CLOSE_ON_SPOT):
-        q |= Q(area_code__startswith=prefix)
-    return q
+    return under(permissions_for(actor).area_codes(Action.CLOSE_ON_SPOT))
 
 
 def _my_grid_cases(actor: Any) -> QuerySet[Case]:
