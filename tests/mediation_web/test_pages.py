@@ -391,6 +391,27 @@ def test_the_party_rates_once_it_has_ended(client, world):
     assert dispute.parties.get(role="applicant").rating == 4
 
 
+def test_a_party_asks_for_another_mediator_from_its_page(client, world):
+    from fengqiao.mediation.models import MediatorRefusal
+
+    dispute = world.register()
+    party_client(client, world, dispute, "respondent")
+    another = reverse("mediation:party_another")
+    # no mediator yet (the page offers no such form): refused, nothing written
+    assert client.post(another, {"reason": "调解员与对方熟识"}).status_code == 409
+    assert not MediatorRefusal.objects.exists()
+    s.dispute_assess(actor=world.centre, number=dispute.number, answers={})
+    s.dispute_assign(actor=world.centre, number=dispute.number, mediator=world.mediators[0])
+    response = client.post(another, {"reason": ""})
+    assert response.status_code == 422 and "Say why." in response.content.decode()
+    assert not MediatorRefusal.objects.exists()
+
+    response = client.post(another, {"reason": "调解员与对方熟识"}, follow=True)
+    assert response.redirect_chain[-1][0] == PARTY_PAGE
+    assert "which will choose another mediator" in response.content.decode()
+    assert MediatorRefusal.objects.get(dispute=dispute).mediator == world.mediators[0]
+
+
 def test_draft_page_keeps_input_and_names_the_missing_fields(signed_in, world):
     dispute, _agreement = agreed(world)
     client = signed_in(world.mediators[1].user)

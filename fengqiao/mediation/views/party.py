@@ -9,8 +9,10 @@ sees their own contact data and the other parties' role and masked name only.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -85,14 +87,15 @@ def access(request: HttpRequest) -> HttpResponse:
     return render(request, "mediation/party/access.html", {"form": form}, status=status)
 
 
-def _page(request: HttpRequest, view: Any, *, sign_form: SignatureForm | None = None,
-          rate_form: RateForm | None = None, another_form: AskForAnotherForm | None = None, alert: str = "",
-          status: int = 200) -> HttpResponse:
+def _page(request: HttpRequest, view: Any, *, alert: str = "", status: int = 200,
+          **bound: forms.Form) -> HttpResponse:
+    """The party's page; `bound` holds a submitted form to show again (sign_form, rate_form or
+    another_form), the others are fresh."""
     shown_hash = view.agreement.pdf_hash if view.agreement is not None else ""
     return render(request, "mediation/party/dispute.html", {
         "view": view, "progress": party_progress(view.state), "steps": progress_steps(view.state),
-        "sign_form": sign_form or SignatureForm(initial={"shown_hash": shown_hash}),
-        "rate_form": rate_form or RateForm(), "another_form": another_form or AskForAnotherForm(),
+        "sign_form": bound.get("sign_form") or SignatureForm(initial={"shown_hash": shown_hash}),
+        "rate_form": bound.get("rate_form") or RateForm(), "another_form": bound.get("another_form") or AskForAnotherForm(),
         "alert": alert, "ratings": [5, 4, 3, 2, 1],
         "upcoming": [s for s in view.sessions if s.state == "scheduled"],
     }, status=status)
@@ -179,45 +182,42 @@ def party_sign(request: HttpRequest) -> HttpResponse:
     return redirect("mediation:party_dispute")
 
 
-@never_cache
-@require_POST
-@_limit("mediation.party_rate")
-def party_rate(request: HttpRequest) -> HttpResponse:
+def _party_form(request: HttpRequest, form_class: type[forms.Form], form_name: str,
+                act: Callable[[PartyCredentials, dict[str, Any]], Any], done: str) -> HttpResponse:
+    """A party's small form (a rating, asking for another mediator): the service, then back to the
+    page with a thank-you; or the page again with the form's errors in the party's language."""
     view = _view_or_access(request)
     credentials = _credentials(request)
     if view is None or credentials is None:
         return redirect("mediation:party_access")
-    form = RateForm(request.POST)
-    if form.is_valid():
-        try:
-            services.party_rate(credentials=credentials, rating=form.cleaned_data["rating"],
-                                comment=form.cleaned_data["comment"])
-        except DomainError as exc:
-            put_error(form, exc)
-            return _page(request, view, rate_form=form, status=exc.status)
-        messages.success(request, _("Thank you for your rating."))
-        return redirect("mediation:party_dispute")
-    return _page(request, view, rate_form=form, status=422)
+    form = form_class(request.POST)
+    bound: dict[str, Any] = {form_name: form}  # a form's name, never alert or status
+    if not form.is_valid():
+        return _page(request, view, status=422, **bound)
+    try:
+        act(credentials, form.cleaned_data)
+    except DomainError as exc:
+        put_error(form, exc)
+        return _page(request, view, status=exc.status, **bound)
+    messages.success(request, done)
+    return redirect("mediation:party_dispute")
+
+
+@never_cache
+@require_POST
+@_limit("mediation.party_rate")
+def party_rate(request: HttpRequest) -> HttpResponse:
+    return _party_form(request, RateForm, "rate_form", lambda credentials, data: services.party_rate(
+        credentials=credentials, rating=data["rating"], comment=data["comment"]), _("Thank you for your rating."))
 
 
 @never_cache
 @require_POST
 @_limit("mediation.party_another")
 def party_ask_for_another(request: HttpRequest) -> HttpResponse:
-    view = _view_or_access(request)
-    credentials = _credentials(request)
-    if view is None or credentials is None:
-        return redirect("mediation:party_access")
-    form = AskForAnotherForm(request.POST)
-    if form.is_valid():
-        try:
-            services.party_ask_for_another(credentials=credentials, reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            put_error(form, exc)
-            return _page(request, view, another_form=form, status=exc.status)
-        messages.success(request, _("Your request was passed to the centre, which will choose another mediator."))
-        return redirect("mediation:party_dispute")
-    return _page(request, view, another_form=form, status=422)
+    return _party_form(request, AskForAnotherForm, "another_form", lambda credentials, data: (
+        services.party_ask_for_another(credentials=credentials, reason=data["reason"])),
+        _("Your request was passed to the centre, which will choose another mediator."))
 
 
 @never_cache
