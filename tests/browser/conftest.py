@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test.utils import override_settings
@@ -36,6 +37,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path("test-artifacts") / "screenshots"
 FACTORY_PASSWORD = "pass-word-123"  # tests.factories.UserFactory
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 def save_screenshot(page, request: pytest.FixtureRequest, name: str) -> None:
@@ -146,6 +149,32 @@ def page(browser, browser_locale: str, live_url: str, request: pytest.FixtureReq
     try:
         page.screenshot(path=directory / f"{name}.png", full_page=True)
     finally:
+        context.close()
+
+
+@pytest.fixture
+def browse(browser, live_url: str, browser_locale: str) -> Iterator[Callable[..., Any]]:
+    """``browse(user=None, phone=False, position=None)``: a page in a browser context of its own (its own
+    cookies, so several people can work side by side), signed in as `user` when given, at desktop or
+    phone size, with the geolocation permission at `position` ((lon, lat)) when given; downloads
+    allowed. The contexts are closed after the test."""
+    contexts = []
+
+    def open_as(user=None, *, phone: bool = False, position: tuple[float, float] | None = None):
+        context = browser.new_context(locale=browser_locale, base_url=live_url, viewport=PHONE if phone else DESKTOP,
+                                      accept_downloads=True)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        if position is not None:
+            context.grant_permissions(["geolocation"], origin=live_url)
+            context.set_geolocation({"longitude": position[0], "latitude": position[1], "accuracy": 8})
+        page = context.new_page()
+        if user is not None:
+            sign_in(page, user.username)
+        return page
+
+    yield open_as
+    for context in contexts:
         context.close()
 
 

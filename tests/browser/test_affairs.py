@@ -8,7 +8,6 @@ phone, downloads the .ics and cancels the booking with its code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,38 +15,16 @@ from playwright.sync_api import expect
 
 from fengqiao.affairs.models import Booking, BookingState, Disclosure, DisclosureQuestion, DisclosureState
 from tests.affairs.conftest import people  # noqa: F401 - the fixture, requested by name
-from tests.browser.conftest import save_screenshot, sign_in
+from tests.browser.conftest import PHONE, save_screenshot
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PUBLIC_RATE = "1000/h"
-
-
-@pytest.fixture
-def browse(browser, live_url) -> Iterator:
-    """``browse(user=None, phone=False)``: a new context (signed in as `user` when given)."""
-    contexts = []
-
-    def open_as(user=None, *, phone: bool = False):
-        context = browser.new_context(locale="zh-CN", base_url=live_url, viewport=PHONE if phone else DESKTOP,
-                                      accept_downloads=True)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        if user is not None:
-            sign_in(page, user.username)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def shot(page, request, name: str) -> None:

@@ -12,13 +12,12 @@ from playwright.sync_api import expect
 
 from fengqiao.cases import services as s
 from fengqiao.cases.models import Case
+from tests.browser.conftest import DESKTOP, PHONE
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(autouse=True)

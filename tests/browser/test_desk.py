@@ -10,12 +10,11 @@ import pytest
 from playwright.sync_api import expect
 
 from fengqiao.cases.models import Case, Channel
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import DESKTOP, save_screenshot
 from tests.browser.conftest import sign_in as staff_sign_in
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
-DESKTOP = {"width": 1280, "height": 800}
 
 
 def shot(page, request, name: str) -> None:

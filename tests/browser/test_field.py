@@ -12,13 +12,12 @@ from playwright.sync_api import expect
 from fengqiao.cases.models import Case
 from fengqiao.inspections.models import InspectionRound
 from fengqiao.org.models import Role
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import PHONE, save_screenshot
 from tests.factories import AssignmentFactory, Territory, UserFactory, jpeg_bytes
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory
-PHONE = {"width": 390, "height": 844}
 
 
 @dataclass

@@ -10,7 +10,6 @@ a handler of another township gets 404 for the case's URL; a grid worker sees on
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,40 +17,14 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from fengqiao.cases.models import Case, Channel
-from tests.browser.conftest import save_screenshot, sign_in
+from tests.browser.conftest import save_screenshot
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-
-
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def people(browser, live_url, request) -> Iterator:
-    """``people(user, phone=False, position=None)``: a new browser context signed in as `user` at /login/,
-    at desktop or phone size, with the geolocation permission at `position` ((lon, lat)) when given."""
-    contexts = []
-
-    def open_as(user, *, phone: bool = False, position: tuple[float, float] | None = None):
-        context = browser.new_context(locale="zh-CN", base_url=live_url, viewport=PHONE if phone else DESKTOP)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        if position is not None:
-            context.grant_permissions(["geolocation"], origin=live_url)
-            context.set_geolocation({"longitude": position[0], "latitude": position[1], "accuracy": 8})
-        page = context.new_page()
-        sign_in(page, user.username)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
 
 
 def shot(page, request, name: str) -> None:
@@ -72,11 +45,11 @@ def grid_open_count(page, area_code: str, grid_code: str) -> int:
     return areas[grid_code]["open"]
 
 
-def test_the_loop_from_report_to_closed_on_the_map(people, loop, tmp_path, request):
+def test_the_loop_from_report_to_closed_on_the_map(browse, loop, tmp_path, request):
     village = loop.grid.region
 
     # 1. the grid worker reports with a photo and the phone's position, at the centre of their grid
-    worker = people(loop.grid_worker, phone=True, position=loop.point())
+    worker = browse(loop.grid_worker, phone=True, position=loop.point())
     worker.goto("/field/report/")
     expect(worker.locator("#id_lon")).not_to_have_value("")  # the browser's position arrived
     worker.set_input_files("#id_photos", str(photo(tmp_path, "before.jpg", (200, 80, 40))))
@@ -96,7 +69,7 @@ def test_the_loop_from_report_to_closed_on_the_map(people, loop, tmp_path, reque
     shot(worker, request, "1-worker-sent")
 
     # 2. the operator accepts and dispatches from the desk's queue
-    operator = people(loop.operator)
+    operator = browse(loop.operator)
     assert grid_open_count(operator, village.code, loop.grid.code) == 1
     operator.goto("/desk/")
     operator.locator(f'.queue-item[data-number="{case.number}"] a').click()
@@ -111,7 +84,7 @@ def test_the_loop_from_report_to_closed_on_the_map(people, loop, tmp_path, reque
     shot(operator, request, "2-operator-dispatched")
 
     # 3. the handler starts and reports back with a photo
-    handler = people(loop.handler)
+    handler = browse(loop.handler)
     handler.goto("/cases/")
     handler.locator(".case-link", has_text=case.number).click()
     expect(handler.locator("#case-state")).to_have_text("已派遣")
@@ -169,7 +142,7 @@ def test_the_loop_from_report_to_closed_on_the_map(people, loop, tmp_path, reque
     shot(operator, request, "5-operator-closed")
 
 
-def test_scope_in_the_browser(people, loop, request):
+def test_scope_in_the_browser(browse, loop, request):
     """Another township's handler gets 404 for the case's URL; a grid worker sees their own grid only."""
     from fengqiao.cases import services as s
 
@@ -184,7 +157,7 @@ def test_scope_in_the_browser(people, loop, request):
 
     # the handler of another township: the case's page is "not found"; the desk's and the field app's
     # pages of it are not theirs to open whatever the number (403 for the role, the same for any case)
-    other = people(loop.other_handler)
+    other = browse(loop.other_handler)
     response = other.goto(f"/cases/{mine.number}/")
     assert response.status == 404, response.status
     for url in (f"/desk/cases/{mine.number}/", f"/field/cases/{mine.number}/"):
@@ -196,7 +169,7 @@ def test_scope_in_the_browser(people, loop, request):
     shot(other, request, "scope-other-handler")
 
     # the grid worker: their grid's case, not the neighbouring grid's
-    worker = people(loop.grid_worker, phone=True)
+    worker = browse(loop.grid_worker, phone=True)
     worker.goto("/field/grid/")
     expect(worker.locator("#open")).to_contain_text(mine.number)
     expect(worker.locator("main")).not_to_contain_text(elsewhere.number)

@@ -27,14 +27,12 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from fengqiao.cases import services as s
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS
 from tests.cases.conftest import clock, loop  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "pass-word-123"  # tests.factories.UserFactory
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CJK_RUN = re.compile(r".{0,30}[\u4e00-\u9fff][\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]*.{0,30}")
 # what the walk does not treat as interface text (see the module's docstring)

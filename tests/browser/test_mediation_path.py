@@ -13,7 +13,6 @@ never hold the other party's phone, ID number or address.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -23,13 +22,11 @@ from fengqiao.mediation import services as s
 from fengqiao.mediation.events import verify_chain
 from fengqiao.mediation.models import AgreementState, Dispute, FollowUpState
 from fengqiao.mediation.states import DisputeState as S
-from tests.browser.conftest import save_screenshot, sign_in
+from tests.browser.conftest import save_screenshot
 from tests.mediation.conftest import APPLICANT_PHONE, RESPONDENT_PHONE, clock, make_mediator, world  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 APPLICANT_ID = "330681199001011234"
 APPLICANT_ADDRESS = "枫桥镇村一12号"
 RESPONDENT_ID = "330681198502023456"
@@ -41,31 +38,12 @@ def _limits(settings):
     settings.PUBLIC_RATE = "1000/h"
 
 
-@pytest.fixture
-def people(browser, live_url, browser_locale) -> Iterator:
-    """``people(user=None, phone=False)``: a new browser context, signed in as `user` when given."""
-    contexts = []
-
-    def open_as(user=None, *, phone: bool = False):
-        context = browser.new_context(locale=browser_locale, base_url=live_url, viewport=PHONE if phone else DESKTOP)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        if user is not None:
-            sign_in(page, user.username)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
 def shot(page, request, name: str) -> None:
     save_screenshot(page, request, f"mediation-{name}")
 
 
-def open_party_page(people, code: str, phone: str):
-    page = people(phone=True)
+def open_party_page(browse, code: str, phone: str):
+    page = browse(phone=True)
     page.goto("/mediation/party/")
     page.fill("#id_code", code)
     page.fill("#id_phone_last4", phone[-4:])
@@ -80,13 +58,13 @@ def assert_no_contacts_of(page, *secrets: str) -> None:
         assert secret not in html
 
 
-def test_the_whole_path_from_intake_to_performed(people, world, request):
+def test_the_whole_path_from_intake_to_performed(browse, world, request):
     linked = make_mediator(username="m-cousin", scope=world.village, organisation=world.village_org,
                            region=world.village, specialties=["neighbour"], phone=RESPONDENT_PHONE,
                            actor=world.centre)
 
     # 1. the centre registers the dispute with two parties
-    centre = people(world.centre)
+    centre = browse(world.centre)
     centre.goto("/mediation/")
     shot(centre, request, "1-desk")
     centre.click("#intake-link")
@@ -138,7 +116,7 @@ def test_the_whole_path_from_intake_to_performed(people, world, request):
     mediator_user = dispute.mediator.user
 
     # 4. the mediator schedules a session; a second, overlapping one is refused
-    mediator = people(mediator_user)
+    mediator = browse(mediator_user)
     mediator.goto("/mediation/workspace/")
     mediator.locator(f'#my-disputes li[data-number="{dispute.number}"] a').click()
     start = world.clock.now + timedelta(days=1)
@@ -182,8 +160,8 @@ def test_the_whole_path_from_intake_to_performed(people, world, request):
     first_hash = mediator.locator("#agreement-state").get_attribute("data-hash")
 
     # 7. the parties open their pages on phones; the respondent reads the first text
-    applicant = open_party_page(people, applicant_code, APPLICANT_PHONE)
-    respondent = open_party_page(people, respondent_code, RESPONDENT_PHONE)
+    applicant = open_party_page(browse, applicant_code, APPLICANT_PHONE)
+    respondent = open_party_page(browse, respondent_code, RESPONDENT_PHONE)
     expect(respondent.locator("#agreement-obligations")).to_contain_text("1500")
     assert respondent.locator("#sign-form input[name=shown_hash]").get_attribute("value") == first_hash
     shot(respondent, request, "8-party-reads")
@@ -262,13 +240,13 @@ def test_the_whole_path_from_intake_to_performed(people, world, request):
     assert verify_chain().ok
 
 
-def test_failure_then_referral_to_litigation_with_the_file(people, world, request):
+def test_failure_then_referral_to_litigation_with_the_file(browse, world, request):
     dispute = world.register()
     s.dispute_assess(actor=world.centre, number=dispute.number, answers={})
     mediator_profile = world.mediators[1]
     s.dispute_assign(actor=world.centre, number=dispute.number, mediator=mediator_profile)
 
-    mediator = people(mediator_profile.user)
+    mediator = browse(mediator_profile.user)
     mediator.goto(f"/mediation/d/{dispute.number}/")
     mediator.locator("#fail-form").evaluate("form => form.closest('details').open = true")
     mediator.click("#fail-button")  # no reason: the browser asks for it, nothing is sent
@@ -279,7 +257,7 @@ def test_failure_then_referral_to_litigation_with_the_file(people, world, reques
     mediator.click("#fail-button")
     expect(mediator.locator("#dispute-title")).to_have_attribute("data-state", "failed")
 
-    centre = people(world.centre)
+    centre = browse(world.centre)
     centre.goto("/mediation/")
     expect(centre.locator(f'#pile-failed li[data-number="{dispute.number}"]')).to_have_count(1)
     centre.locator(f'#pile-failed li[data-number="{dispute.number}"] a').click()
@@ -299,23 +277,23 @@ def test_failure_then_referral_to_litigation_with_the_file(people, world, reques
 
     # a party follows it on a phone, and rates the mediation
     code = world.credentials(dispute, "applicant").code
-    applicant = open_party_page(people, code, APPLICANT_PHONE)
+    applicant = open_party_page(browse, code, APPLICANT_PHONE)
     expect(applicant.locator("#party-page")).to_have_attribute("data-state", "referred")
     assert_no_contacts_of(applicant, RESPONDENT_PHONE, "枫桥镇村一14号")
     shot(applicant, request, "22-party-referred")
 
 
 @pytest.mark.parametrize("browser_locale", ["en-US"])
-def test_the_desk_and_the_party_page_on_a_phone(people, world, request):
+def test_the_desk_and_the_party_page_on_a_phone(browse, world, request):
     dispute = world.register()
-    centre = people(world.centre, phone=True)
+    centre = browse(world.centre, phone=True)
     centre.goto("/mediation/")
     expect(centre.locator(f'#pile-to_assess li[data-number="{dispute.number}"]')).to_have_count(1)
     shot(centre, request, "30-desk-phone")
     centre.goto(f"/mediation/d/{dispute.number}/")
     expect(centre.locator("#assess-form")).to_be_visible()
     shot(centre, request, "31-dispute-phone")
-    page = people(phone=True)
+    page = browse(phone=True)
     page.goto("/mediation/party/")
     page.fill("#id_code", "AAAA-BBBB-CCCC")
     page.fill("#id_phone_last4", "1234")
