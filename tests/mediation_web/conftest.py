@@ -9,21 +9,12 @@ import pytest
 
 from fengqiao.mediation import services as s
 from tests.mediation.conftest import World, clock, world  # noqa: F401
+from tests.web.conftest import english_pages, signed_in  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
-def _plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.force_login(user)
-        return client
-
-    return sign_in
+def _english_pages(english_pages):
+    """The mediation pages in English, as the staff pages' tests read them."""
 
 
 def content(**overrides) -> s.AgreementContent:

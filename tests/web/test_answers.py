@@ -17,25 +17,8 @@ from fengqiao.cases.numbering import tracking_code_display
 from fengqiao.cases.states import CaseState
 from tests.cases.conftest import TZ, clock, loop  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_pages")]
 S = CaseState
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings, tmp_path):
-    settings.SECURE_SSL_REDIRECT = False
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.force_login(user)
-        client.cookies["django_language"] = "en"
-        return client
-
-    return sign_in
 
 
 def resident_request(loop, **kwargs):

@@ -17,25 +17,8 @@ from fengqiao.cases.states import CaseState
 from tests.cases.conftest import clock, loop  # noqa: F401
 from tests.factories import jpeg_bytes
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_pages")]
 S = CaseState
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings, tmp_path):
-    settings.SECURE_SSL_REDIRECT = False
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.force_login(user)
-        client.cookies["django_language"] = "en"
-        return client
-
-    return sign_in
 
 
 def dispatched(loop, n=1, **report):

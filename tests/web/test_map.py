@@ -14,23 +14,7 @@ from fengqiao.org.models import Role
 from tests.cases.conftest import clock, loop  # noqa: F401
 from tests.factories import AssignmentFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
-    settings.SECURE_SSL_REDIRECT = False
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture
-def signed_in(client):
-    def sign_in(user):
-        client.force_login(user)
-        client.cookies["django_language"] = "en"
-        return client
-
-    return sign_in
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english_pages")]
 
 
 def report_in(loop, grid, n=1, **extra):
