@@ -73,10 +73,15 @@ def fold_changes() -> int:
     return len(changes)
 
 
+def open_figures() -> dict[str, Count]:
+    """The aggregates of a live count of open cases, by the names of FIGURES (for `.annotate(**…)`)."""
+    return {"open": Count("pk"), "overdue": Count("pk", filter=Q(warning=DeadlineWarning.RED)),
+            "flagged": Count("pk", filter=Q(supervised=True))}
+
+
 def _live(prefixes: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
     rows = (Case.objects.filter(_prefix_q(prefixes), state__in=OPEN_STATES).values("area_code")
-            .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(warning=DeadlineWarning.RED)),
-                      flagged=Count("pk", filter=Q(supervised=True))).order_by())
+            .annotate(**open_figures()).order_by())
     return {row["area_code"]: {name: row[name] for name in FIGURES} for row in rows}
 
 

@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models as m
-from django.db.models import Count, Exists, OuterRef, Q, Value
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Substr
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from shapely.errors import GEOSException
 
-from fengqiao.cases.counts import open_counts
-from fengqiao.cases.models import Case, DeadlineWarning
+from fengqiao.cases.counts import open_counts, open_figures
+from fengqiao.cases.models import Case
 from fengqiao.cases.selectors import cases_visible_to
 from fengqiao.cases.states import OPEN_STATES
 from fengqiao.core.errors import NotFound
@@ -216,15 +216,15 @@ def _count(actor: Any, within: list[str], keys: list[str]) -> dict[str, dict[str
     wanted = set(keys)
     counts: dict[str, dict[str, int]] = {}
 
-    def add(key: str, figures: dict[str, int]) -> None:
+    def add(key: str, found: dict[str, int]) -> None:
         slot = counts.setdefault(key if key in wanted else "", {"open": 0, "overdue": 0, "flagged": 0})
         for name in slot:
-            slot[name] += figures[name]
+            slot[name] += found[name]
 
     if _sees_all_of(actor, within):
         longest_first = sorted(keys, key=len, reverse=True)
-        for code, figures in open_counts(within).items():
-            add(next((k for k in longest_first if code.startswith(k)), ""), figures)
+        for code, kept in open_counts(within).items():
+            add(next((k for k in longest_first if code.startswith(k)), ""), kept)
         return counts
     lengths = {len(k) for k in keys}
     if len(lengths) == 1:
@@ -233,8 +233,7 @@ def _count(actor: Any, within: list[str], keys: list[str]) -> dict[str, dict[str
         key = m.Case(*[m.When(area_code__startswith=k, then=Value(k)) for k in sorted(keys, key=len, reverse=True)],
                      default=Value(""), output_field=m.CharField())
     rows = (_open_cases(actor, within).annotate(key=key).values("key")
-            .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(warning=DeadlineWarning.RED)),
-                      flagged=Count("pk", filter=Q(supervised=True))).order_by())
+            .annotate(**open_figures()).order_by())
     for row in rows:
         add(row["key"], row)
     return counts
@@ -364,8 +363,7 @@ def supervision_summary(*, actor: Any, area: str | None = None, department: str 
         base = base.filter(area_code__startswith=area)
     if department:
         base = base.filter(lead_department__code=department)
-    metrics = {"open": Count("pk"), "overdue": Count("pk", filter=Q(warning=DeadlineWarning.RED)),
-               "flagged": Count("pk", filter=Q(supervised=True))}
+    metrics = open_figures()
     prefixes = [area] if area else territory_prefixes(actor)
     township_length = CODE_LENGTH[RegionLevel.TOWNSHIP]
     level = RegionLevel.TOWNSHIP
