@@ -286,9 +286,9 @@ def count_statements(function) -> tuple[object, Counter, int]:
     return result, seen, sum(seen.values())
 
 
-def profile(function, top: int = 30) -> str:
-    """cProfile of `function()`: the package's and the database drivers' entries by cumulative time,
-    then every entry by own time; paths shortened."""
+def profile(function, top: int = 30, where: str = r"fengqiao|django/db/backends|psycopg|sqlite3") -> str:
+    """cProfile of `function()`: the entries whose path matches `where` (default: the package's and
+    the database drivers') by cumulative time, then every entry by own time; paths shortened."""
     import cProfile
     import io
     import pstats
@@ -299,7 +299,7 @@ def profile(function, top: int = 30) -> str:
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(r"fengqiao|django/db/backends|psycopg|sqlite3", top)
+    stats.sort_stats("cumulative").print_stats(where, top)
     stats.sort_stats("tottime").print_stats(15)
     text = re.sub(r"/\S*/site-packages/", "", out.getvalue())
     text = re.sub(r"/\S*/lib/python3\.\d+/", "", text)

@@ -1,6 +1,7 @@
 """Case intake: the service layer and the HTTP API, against a raw insert of the same rows in the same run.
 
     .venv/bin/python bench/intake.py [--database sqlite|postgres|both] [--cases 100000] [--max-seconds 150]
+                                     [--bulk-cases N] [--chunk 500]
                                      [--http-cases N] [--http-seconds 60] [--clients 16] [--quick]
 
 For each database, in a fresh database of its own (SQLite in a private temporary directory;
@@ -11,6 +12,9 @@ PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
 2. service layer: `case_report(actor=operator, channel=hotline, ...)` for N random points inside
    the demo grids and random leaf categories (points and inputs drawn up front); per-call latency
    and cases/s; the phase stops early after --max-seconds (default 150 s; 0: no limit);
+   then the service layer in bulk: `case_import(actor=operator, channel=hotline, ...)` of
+   --bulk-cases more such reports (default: as many), --chunk (500) a call and a transaction;
+   latency per call (shown per case), cases/s, and the same --max-seconds;
 3. baseline: the very rows the service layer wrote, read back and inserted again into the cases
    table with raw `executemany` (batches of 1,000 rows, a commit per batch), through the same
    connection; then deleted again. Also a raw single-row INSERT + COMMIT per row (2,000 rows):
@@ -168,6 +172,32 @@ def service_layer(actor, items: list[dict], max_seconds: float) -> dict:
     return {"n": n, "capped": n < len(items), "seconds": elapsed, "cpu_ms": 1000 * cpu / max(n, 1), "rate": n / elapsed, **_setup.latency_summary(latencies),
             "first_tenth_p50_ms": 1000 * _setup.percentile(latencies[:tenth], 50),
             "last_tenth_p50_ms": 1000 * _setup.percentile(latencies[-tenth:], 50)}
+
+
+def bulk_intake(actor, items: list[dict], chunk: int, max_seconds: float) -> dict:
+    """`case_import` of the items, `chunk` reports a call (a transaction each), timed per call."""
+    from fengqiao.cases.services import IncomingReport, case_import
+
+    reports = [IncomingReport(category=item["category"], description=item["description"], lon=item["lon"],
+                              lat=item["lat"]) for item in items]  # not timed, as the items are not
+    latencies = []
+    n = 0
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    stop_at = start + max_seconds if max_seconds > 0 else float("inf")
+    for b in range(0, len(reports), chunk):
+        t0 = time.perf_counter()
+        n += len(case_import(actor=actor, reports=reports[b:b + chunk], channel="hotline", chunk_size=chunk))
+        latencies.append(time.perf_counter() - t0)
+        if t0 > stop_at:
+            print(f"    stopped after {max_seconds:.0f} s (--max-seconds) at {n:,} cases", flush=True)
+            break
+        if (b // chunk + 1) % 20 == 0:
+            print(f"    {n:>9,} cases  {n / (time.perf_counter() - start):8.0f} cases/s  "
+                  f"last call {1000 * latencies[-1]:.0f} ms", flush=True)
+    elapsed = time.perf_counter() - start
+    return {"n": n, "chunk": chunk, "capped": n < len(items), "seconds": elapsed, "rate": n / elapsed,
+            "cpu_ms": 1000 * (time.process_time() - cpu_start) / max(n, 1), **_setup.latency_summary(latencies)}
 
 
 # -- the raw baseline ------------------------------------------------------------------------
@@ -476,13 +506,15 @@ def child(args) -> None:
     n_http = args.http_cases
     n_profile = args.profile if args.profile is not None else (PROFILE_CALLS if database == "postgres" else 0)
     t0 = time.perf_counter()
+    n_bulk = args.cases if args.bulk_cases is None else args.bulk_cases
     items = draw_inputs(PROBE_CALLS + API_PROBE_CALLS + API_TIMED_CALLS + args.cases + n_profile + args.ablation + n_http
-                        + 2 * args.clients, seed=7)
+                        + 2 * args.clients + n_bulk, seed=7)
     print(f"  inputs drawn in {time.perf_counter() - t0:.1f} s (not timed)")
     probe_items, rest = items[:PROBE_CALLS], items[PROBE_CALLS:]
     api_items, rest = rest[:API_PROBE_CALLS], rest[API_PROBE_CALLS:]
     api_timed_items, rest = rest[:API_TIMED_CALLS], rest[API_TIMED_CALLS:]
     service_items, rest = rest[:args.cases], rest[args.cases:]
+    bulk_items, rest = rest[:n_bulk], rest[n_bulk:]
     profile_items, rest = rest[:n_profile], rest[n_profile:]
     ablation_items, http_items = rest[:args.ablation], rest[args.ablation:]
 
@@ -491,6 +523,10 @@ def child(args) -> None:
     first_id = (Case.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     service = service_layer(operator, service_items, args.max_seconds)
     result["service"] = service
+
+    if bulk_items:
+        print(f"\n  service layer in bulk: {len(bulk_items):,} reports through case_import, {args.chunk:,} a call")
+        result["bulk"] = bulk_intake(operator, bulk_items, args.chunk, args.max_seconds)
 
     print(f"\n  raw baseline: executemany of the same {service['n']:,} rows in batches of {RAW_BATCH:,}")
     raw = raw_baseline(first_id, service["n"])
@@ -512,9 +548,14 @@ def child(args) -> None:
     print_probe("statements per POST /api/v1/cases (in process, no server)", result["api_queries"], len(api_items))
 
     if args.profile or (args.profile is None and n_profile and service["rate"] < TARGET_SERVICE):
-        print(f"\n  profile of {n_profile:,} more case_report calls (cProfile)")
-        result["profile"] = profile(operator, profile_items)
+        service_profile_items, api_profile_items = profile_items[: n_profile // 2], profile_items[n_profile // 2:]
+        print(f"\n  profile of {len(service_profile_items):,} more case_report calls (cProfile)")
+        result["profile"] = profile(operator, service_profile_items)
         print(_indent(result["profile"]))
+        print(f"\n  profile of {len(api_profile_items):,} more POST /api/v1/cases in process (cProfile)")
+        result["api_profile"] = _setup.profile(lambda: [call_api(item) for item in api_profile_items], top=45,
+                                               where=r"fengqiao|django|ninja|pydantic|psycopg|sqlite3")
+        print(_indent(result["api_profile"]))
 
     if args.ablation:
         print(f"\n  what-if: {args.ablation:,} case_report calls, parts switched off in this process")
@@ -563,6 +604,11 @@ def print_database(r: dict) -> None:
         ["raw INSERT + COMMIT per row", f"{raw['single_n']:,}", f"{raw['single_rate']:,.0f}",
          f"{raw['single_p50_ms']:.2f}", "", f"{raw['single_rate'] / raw['rate']:.4f}"],
     ]
+    b = r.get("bulk")
+    if b:
+        rows.insert(1, [f"service layer in bulk (case_import, {b['chunk']:,} a call)", f"{b['n']:,}", f"{b['rate']:,.0f}",
+                        f"{b['p50_ms'] / b['chunk']:.2f}", f"{b['p95_ms'] / b['chunk']:.2f}",
+                        f"{b['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / b['rate']:,.1f})"])
     a = r["api_in_process"]
     rows.insert(1, ["POST /api/v1/cases in process, no server", f"{a['n']:,}", f"{a['rate']:,.0f}", f"{a['p50_ms']:.1f}",
                     f"{a['p95_ms']:.1f}", f"{a['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / a['rate']:,.0f})"])
@@ -590,8 +636,12 @@ def print_database(r: dict) -> None:
               f"cases in the database {h['cases_in_db']:,}, idempotency keys {h['idempotency_keys']:,}, "
               f"{h['retries_same_case']}/{h['retries']} retries answered with the same case "
               f"-> {'no loss, no duplicates' if h['consistent'] else 'INCONSISTENT'}")
+    if b:
+        print(f"    bulk: {b['n']:,} cases in {b['seconds']:.1f} s, a call of {b['chunk']:,} p50 {b['p50_ms']:.0f} ms, "
+              f"p95 {b['p95_ms']:.0f} ms (the table shows them per case); CPU of this process per case {b['cpu_ms']:.2f} ms")
     if r["database"] == "postgres":
-        print(f"    target service >= {TARGET_SERVICE:,.0f}/s: {_ok(s['rate'] >= TARGET_SERVICE)}"
+        print(f"    target service >= {TARGET_SERVICE:,.0f}/s: one at a time {_ok(s['rate'] >= TARGET_SERVICE)}"
+              + (f", in bulk {_ok(b['rate'] >= TARGET_SERVICE)}" if b else "")
               + (f"; target HTTP >= {TARGET_HTTP:.0f}/s with p95 < {TARGET_HTTP_P95_MS:.0f} ms: "
                  f"{_ok(h['rate'] >= TARGET_HTTP and h['p95_ms'] < TARGET_HTTP_P95_MS)}" if h else ""))
 
@@ -624,6 +674,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--cases", type=int, default=100_000, help="service-layer creates (default 100,000)")
+    parser.add_argument("--bulk-cases", type=int, default=None,
+                        help="creates through case_import (bulk intake; default: --cases; 0: skip)")
+    parser.add_argument("--chunk", type=int, default=500, help="reports per case_import call (default 500)")
     parser.add_argument("--max-seconds", type=float, default=150,
                         help="the service-layer phase stops after this long (0: no limit)")
     parser.add_argument("--http-cases", type=int, default=None, help="HTTP creates at most (default: --cases)")

@@ -124,14 +124,14 @@ class DeadlineWarning(models.TextChoices):
 
 
 class Case(models.Model):
-    number = models.CharField(_("number"), max_length=40, unique=True)
+    number = models.CharField(_("number"), max_length=40)  # unique: Meta.constraints
     # random and unguessable, unlike the number: what a resident follows the case with
-    tracking_code = models.CharField(_("tracking code"), max_length=12, unique=True, null=True, blank=True,
-                                     editable=False)
+    tracking_code = models.CharField(_("tracking code"), max_length=12, null=True, blank=True, editable=False)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
     request_type = models.CharField(_("request type"), max_length=12, choices=RequestType.choices,
                                     default=RequestType.REPORT)
-    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases")
+    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases",
+                                 db_index=False)  # case_category_created leads with it
     platform = models.ForeignKey(
         "org.Platform", verbose_name=_("platform"), on_delete=models.PROTECT, related_name="cases"
     )
@@ -142,9 +142,10 @@ class Case(models.Model):
         "geo.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="cases"
     )
     # grid code, or region code when the point is in no grid: the one field scopes filter on
-    area_code = models.CharField(_("area code"), max_length=18, db_index=True)
+    area_code = models.CharField(_("area code"), max_length=18)
     asset = models.ForeignKey(
-        "geo.Asset", verbose_name=_("asset"), null=True, blank=True, on_delete=models.SET_NULL, related_name="cases"
+        "geo.Asset", verbose_name=_("asset"), null=True, blank=True, on_delete=models.SET_NULL, related_name="cases",
+        db_index=False,
     )
     lon = models.FloatField(_("longitude"), null=True, blank=True)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
@@ -158,23 +159,23 @@ class Case(models.Model):
     level = models.CharField(_("level"), max_length=10, choices=Level.choices, default=Level.TOWNSHIP)
     lead_department = models.ForeignKey(
         "org.Department", verbose_name=_("lead department"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="led_cases",
+        related_name="led_cases", db_index=False,  # case_dept_state_due leads with it
     )
     routing_reason = models.CharField(_("why routed here"), max_length=300, blank=True)
     duplicate_of = models.ForeignKey(
         "self", verbose_name=_("duplicate of"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="duplicates",
+        related_name="duplicates", db_index=False,
     )
 
     # reporter: optional, protected (DESIGN §9)
     reporter_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("reported by"), null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="reported_cases",
+        related_name="reported_cases", db_index=False,
     )
     anonymous = models.BooleanField(_("anonymous"), default=False)
     reporter_name = EncryptedTextField(_("reporter name"), blank=True)
     reporter_phone = EncryptedTextField(_("reporter phone"), blank=True)
-    reporter_phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    reporter_phone_index = models.CharField(max_length=64, blank=True, editable=False)
 
     # deadlines of the running stage and the sweep's next look
     stage_started_at = models.DateTimeField(_("stage started"), null=True, blank=True)
@@ -218,6 +219,16 @@ class Case(models.Model):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-created_at"]
+        # Every index is written on each insert and on each update that is not HOT (the sweep and
+        # most transitions change indexed columns), so the table keeps only the ones a query uses:
+        # unique constraints rather than unique fields and plain indexes rather than db_index,
+        # because on PostgreSQL Django adds a second, LIKE-pattern index to each of those, and no
+        # foreign-key index where a composite index leads with the column. The columns that are
+        # mostly empty are indexed where set only.
+        constraints = [
+            models.UniqueConstraint(fields=["number"], name="case_number_unique"),
+            models.UniqueConstraint(fields=["tracking_code"], name="case_tracking_code_unique"),
+        ]
         indexes = [
             # the sweep reads only cases whose next look is due (partial on PostgreSQL)
             models.Index(fields=["next_due_at"], name="case_next_due", condition=models.Q(next_due_at__isnull=False)),
@@ -226,6 +237,15 @@ class Case(models.Model):
             models.Index(fields=["area_code", "created_at"], name="case_area_created"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
             models.Index(fields=["lon", "lat"], name="case_point"),
+            # a scope's cases under an area-code prefix, open or not (LIKE 'prefix%'), and equality
+            models.Index(fields=["area_code"], name="case_area_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["reporter_phone_index"], name="case_reporter_phone",
+                         condition=~models.Q(reporter_phone_index="")),
+            models.Index(fields=["reporter_user"], name="case_reporter_user",
+                         condition=models.Q(reporter_user__isnull=False)),
+            models.Index(fields=["asset"], name="case_asset", condition=models.Q(asset__isnull=False)),
+            models.Index(fields=["duplicate_of"], name="case_duplicate_of",
+                         condition=models.Q(duplicate_of__isnull=False)),
             # open cases only (partial on PostgreSQL and SQLite): their number follows the work in
             # hand, not the history. A department's inbox in deadline order:
             models.Index(fields=["lead_department", "due_at", "id"], name="case_open_dept_due",

@@ -14,26 +14,32 @@ from fengqiao.cases.models import CaseSequence
 def next_case_number(*, region_code: str, at: datetime) -> str:
     """The next number for `region_code` on `at`'s local day; call inside the creating transaction,
     as late as possible: the counter's row stays locked until the transaction ends."""
+    return next_case_numbers(region_code=region_code, at=at, count=1)[0]
+
+
+def next_case_numbers(*, region_code: str, at: datetime, count: int) -> list[str]:
+    """The next `count` numbers for `region_code` on `at`'s local day, taken with one statement."""
     day = timezone.localtime(at).strftime("%Y%m%d")
     key = f"{region_code}-{day}"
-    value = _increment(key)
-    if value is None:
+    last = _increment(key, count)
+    if last is None:
         try:
             with transaction.atomic():
-                CaseSequence.objects.create(key=key, value=1)
-                value = 1
-        except IntegrityError:  # another transaction created it first: take the next value
-            value = _increment(key)
-    return f"{key}-{value:04d}"
+                CaseSequence.objects.create(key=key, value=count)
+                last = count
+        except IntegrityError:  # another transaction created it first: take the next values
+            last = _increment(key, count)
+    assert last is not None
+    return [f"{key}-{value:04d}" for value in range(last - count + 1, last + 1)]
 
 
-def _increment(key: str) -> int | None:
-    """Add one to the counter and read it back in one statement (PostgreSQL and SQLite >= 3.35)."""
+def _increment(key: str, by: int) -> int | None:
+    """Add `by` to the counter and read it back in one statement (PostgreSQL and SQLite >= 3.35)."""
     q = connection.ops.quote_name
-    sql = (f"UPDATE {q(CaseSequence._meta.db_table)} SET {q('value')} = {q('value')} + 1 "  # noqa: S608
+    sql = (f"UPDATE {q(CaseSequence._meta.db_table)} SET {q('value')} = {q('value')} + %s "  # noqa: S608
            f"WHERE {q('key')} = %s RETURNING {q('value')}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key])
+        cursor.execute(sql, [by, key])
         row = cursor.fetchone()
     return row[0] if row else None
 

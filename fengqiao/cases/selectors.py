@@ -169,11 +169,13 @@ def category_choices(*, platform: str | None = None) -> list[tuple[int, str]]:
 # -- cases -------------------------------------------------------------------------------------
 import base64  # noqa: E402
 import math  # noqa: E402
+from collections.abc import Iterable, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.db.models import F, Q, QuerySet  # noqa: E402
 from django.utils.dateparse import parse_datetime  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
@@ -309,25 +311,79 @@ def case_timeline(*, case: Case, public_only: bool = False) -> list[CaseEvent]:
     return list(events.filter(is_public=True) if public_only else events)
 
 
+def _duplicate_reach(lat: float) -> tuple[float, timedelta, float, float]:
+    """The radius (m), the window, and metres per degree of longitude and latitude at `lat`."""
+    radius = float(getattr(settings, "DUPLICATE_RADIUS_M", 150))
+    window = timedelta(hours=float(getattr(settings, "DUPLICATE_WINDOW_HOURS", 72)))
+    mx, my = metres_per_degree(lat)
+    return radius, window, mx, my
+
+
+def _nearest(lon: float, lat: float, others: Iterable[Any], limit: int) -> list[Any]:
+    """Of `others` (with lon and lat), those within the radius of the point, nearest first."""
+    radius, _window, mx, my = _duplicate_reach(lat)
+    scored = []
+    for other in others:
+        distance = math.hypot((float(other.lon or 0) - lon) * mx, (float(other.lat or 0) - lat) * my)
+        if distance <= radius:
+            scored.append((distance, other))
+    return [other for _d, other in sorted(scored, key=lambda t: t[0])[:limit]]
+
+
 def duplicate_candidates(*, case: Case, limit: int = 5) -> list[Case]:
     """Open cases of the same category near the case's point within the recent window."""
     if case.lon is None or case.lat is None:
         return []
-    radius = float(getattr(settings, "DUPLICATE_RADIUS_M", 150))
-    window = timedelta(hours=float(getattr(settings, "DUPLICATE_WINDOW_HOURS", 72)))
-    mx, my = metres_per_degree(case.lat)
+    radius, window, mx, my = _duplicate_reach(case.lat)
     dlon, dlat = radius / mx, radius / my
     near = (Case.objects.filter(category_id=case.category_id, state__in=OPEN_STATES,
                                 created_at__gte=(case.created_at or clock.now()) - window,
                                 lon__range=(case.lon - dlon, case.lon + dlon),
                                 lat__range=(case.lat - dlat, case.lat + dlat))
             .exclude(pk=case.pk).order_by("-created_at")[: limit * 4])
-    scored = []
-    for other in near:
-        distance = math.hypot((float(other.lon or 0) - case.lon) * mx, (float(other.lat or 0) - case.lat) * my)
-        if distance <= radius:
-            scored.append((distance, other))
-    return [other for _d, other in sorted(scored, key=lambda t: t[0])[:limit]]
+    return _nearest(case.lon, case.lat, near, limit)
+
+
+@dataclass(frozen=True)
+class _Near:
+    number: str
+    lon: float
+    lat: float
+
+
+def duplicate_numbers_many(*, cases: Sequence[Case], limit: int = 5) -> list[list[str]]:
+    """What `duplicate_candidates` finds, for many new cases at once (bulk intake), as numbers: one
+    query for all of them (each case's box joined to the open cases), and each case also sees the
+    cases before it in the list. The cases have their numbers and are not saved yet."""
+    found: list[list[_Near]] = [[] for _ in cases]
+    boxes = []
+    for i, case in enumerate(cases):
+        if case.lon is None or case.lat is None:
+            continue
+        radius, window, mx, my = _duplicate_reach(case.lat)
+        dlon, dlat = radius / mx, radius / my
+        since = connection.ops.adapt_datetimefield_value((case.created_at or clock.now()) - window)
+        boxes.append((i, case.category_id, case.lon - dlon, case.lon + dlon, case.lat - dlat, case.lat + dlat, since))
+        for j in range(i):  # the earlier ones of the same batch
+            other = cases[j]
+            if other.category_id == case.category_id and other.lon is not None and other.lat is not None \
+                    and abs(other.lon - case.lon) <= dlon and abs(other.lat - case.lat) <= dlat:
+                found[i].append(_Near(other.number, other.lon, other.lat))
+    if boxes:
+        q = connection.ops.quote_name
+        open_states = [str(state) for state in sorted(OPEN_STATES)]
+        sql = (  # names from the model, values bound
+            f"SELECT v.column1, c.{q('number')}, c.{q('lon')}, c.{q('lat')} "  # noqa: S608
+            f"FROM (VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s)'] * len(boxes))}) AS v "
+            f"JOIN {q(Case._meta.db_table)} c ON c.{q('category_id')} = v.column2 "
+            f"AND c.{q('lon')} BETWEEN v.column3 AND v.column4 AND c.{q('lat')} BETWEEN v.column5 AND v.column6 "
+            f"AND c.{q('created_at')} >= v.column7 AND c.{q('state')} IN ({', '.join(['%s'] * len(open_states))})")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*(value for box in boxes for value in box), *open_states])
+            for i, number, lon, lat in cursor.fetchall():
+                found[i].append(_Near(number, lon, lat))
+    return [[near.number for near in _nearest(case.lon, case.lat, found[i], limit)]  # type: ignore[arg-type]
+            if found[i] else [] for i, case in enumerate(cases)]
 
 
 INBOX_ORDER = (F("due_at").asc(nulls_last=True), "pk")

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from fengqiao.cases import deadlines
 from fengqiao.cases.events import append_event, build_event
@@ -34,7 +35,7 @@ from fengqiao.cases.models import (
     RequestType,
     Urgency,
 )
-from fengqiao.cases.numbering import new_tracking_code, next_case_number
+from fengqiao.cases.numbering import new_tracking_code, next_case_number, next_case_numbers
 from fengqiao.cases.routing import department_level, route
 from fengqiao.cases.states import FINAL_STATES, TRANSITIONS, CaseAction, CaseState, may_act
 from fengqiao.core import clock
@@ -100,14 +101,16 @@ def _check_photos(photos: Sequence[Photo]) -> None:
         check_photo(photo.data, field=f"photos[{i}]")
 
 
-def _locate(*, lon: float | None, lat: float | None, grid: Grid | None) -> tuple[Grid | None, Region]:
+def _locate(*, lon: float | None, lat: float | None, grid: Grid | None,
+            lookup: _AreaLookup | None = None) -> tuple[Grid | None, Region]:
     if lon is not None or lat is not None:
         if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)) \
                 or not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise _invalid("location", "invalid_point", _("Give both longitude and latitude, as numbers."))
         found = get_locator().locate(lon, lat)
+        lookup = lookup or _AreaLookup()
         if found.grid_code:
-            located = Grid.objects.select_related("region").get(code=found.grid_code)
+            located = lookup.grid(found.grid_code)
             if grid is not None and grid.pk != located.pk:
                 raise _invalid("grid", "grid_mismatch", _("The point lies in grid %(code)s, not in the grid given.")
                                % {"code": located.code})
@@ -115,11 +118,36 @@ def _locate(*, lon: float | None, lat: float | None, grid: Grid | None) -> tuple
         if found.region_code:
             if grid is not None:
                 raise _invalid("grid", "grid_mismatch", _("The point lies outside the grid given."))
-            return None, Region.objects.get(code=found.region_code)
+            return None, lookup.region(found.region_code)
         raise _invalid("location", "outside_territory", _("The point lies outside the territory served."))
     if grid is not None:
         return grid, grid.region
     raise _invalid("location", "location_required", _("Give a point or choose a grid."))
+
+
+class _AreaLookup:
+    """Grids and regions by code for `_locate`; a bulk intake keeps one for all its rows."""
+
+    def __init__(self, remember: bool = False):
+        self.remember = remember
+        self.grids: dict[str, Grid] = {}
+        self.regions: dict[str, Region] = {}
+
+    def grid(self, code: str) -> Grid:
+        found = self.grids.get(code)
+        if found is None:
+            found = Grid.objects.select_related("region").get(code=code)
+            if self.remember:
+                self.grids[code] = found
+        return found
+
+    def region(self, code: str) -> Region:
+        found = self.regions.get(code)
+        if found is None:
+            found = Region.objects.get(code=code)
+            if self.remember:
+                self.regions[code] = found
+        return found
 
 
 def _number_region(area_code: str) -> str:
@@ -131,6 +159,70 @@ def _request_hash(**fields: Any) -> str:
 
 
 # -- intake ------------------------------------------------------------------------------------
+def _check_report(*, channel: str, category: Category, description: str, urgency: str, request_type: str,
+                  address: str, reporter_name: str, reporter_phone: str, anonymous: bool) -> str:
+    """Check a report's own fields, all of them before any is refused; the description as stored."""
+    errors: list[ErrorDetail] = []
+    description = (description or "").strip()
+    if not description:
+        errors.append(ErrorDetail("required", _("Describe the matter."), "description"))
+    elif len(description) > DESCRIPTION_MAX:
+        errors.append(ErrorDetail("too_long", _("The description is limited to %(n)d characters.")
+                                  % {"n": DESCRIPTION_MAX}, "description"))
+    if channel not in Channel.values:
+        errors.append(ErrorDetail("invalid_choice", _("Unknown channel."), "channel"))
+    if urgency not in Urgency.values:
+        errors.append(ErrorDetail("invalid_choice", _("Unknown urgency."), "urgency"))
+    if request_type not in RequestType.values:
+        errors.append(ErrorDetail("invalid_choice", _("Unknown request type."), "request_type"))
+    if not category.is_active:
+        errors.append(ErrorDetail("inactive", _("This category is no longer in use."), "category"))
+    if len(address) > 300:
+        errors.append(ErrorDetail("too_long", _("The address is limited to 300 characters."), "address"))
+    if len(reporter_name) > 100:
+        errors.append(ErrorDetail("too_long", _("The name is limited to %(n)d characters.") % {"n": 100},
+                                  "reporter_name"))
+    if reporter_phone and not anonymous and not _PHONE_SHAPE.match(reporter_phone.strip()):
+        errors.append(ErrorDetail("invalid_phone", _("Give a phone number of digits only (7 to 20)."),
+                                  "reporter_phone"))
+    if errors:
+        raise InvalidInput("invalid_case", errors[0].message, errors=errors)
+    return description
+
+
+def _check_may_take_in(actor: Any, perms: Any, channel: str, area_code: str) -> None:
+    """A signed-in reporter's scope and role, for a channel that is not open to everybody."""
+    if actor is None:
+        raise Forbidden("login_required", _("Sign in to report through this channel."))
+    if not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):
+        raise NotFound("not_found", _("This grid is not yours to report in."))
+    if not perms.can(CHANNEL_PERMISSION.get(Channel(channel), Action.REPORT_CASE), Target(area_code=area_code)):
+        raise Forbidden("channel_not_allowed", _("Your role does not report through this channel."))
+
+
+def _new_case(*, actor: Any, channel: str, request_type: str, category: Category, grid: Grid | None, region: Region,
+              area_code: str, asset: Asset | None, lon: float | None, lat: float | None, address: str,
+              description: str, urgency: str, is_public: bool, anonymous: bool, reporter_name: str,
+              reporter_phone: str, level: str, now) -> Case:
+    """A new case as reported (unsaved, without its number), its first stage's and answer's clocks running."""
+    case = Case(
+        tracking_code=new_tracking_code(),
+        channel=channel, request_type=request_type, category=category, platform_id=category.platform_id,
+        grid=grid, region=region, area_code=area_code, asset=asset, lon=lon, lat=lat, address=address.strip(),
+        description=description, urgency=urgency, is_public=is_public, anonymous=anonymous,
+        reporter_user=actor, reporter_name="" if anonymous else reporter_name.strip(),
+        reporter_phone="" if anonymous else reporter_phone.strip(),
+        level=level, created_at=now, updated_at=now,
+    )
+    if case.reporter_phone:
+        from fengqiao.core.crypto import blind_index
+
+        case.reporter_phone_index = blind_index(case.reporter_phone, "phone")
+    deadlines.start_stage(case, now)
+    deadlines.start_answer_clock(case, now)
+    return case
+
+
 class _LostRace(Exception):
     """Another request with the same idempotency key created the case first."""
 
@@ -183,32 +275,10 @@ def case_report(
                         raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
                     return existing.case
 
-            # validate everything before writing anything
-            errors: list[ErrorDetail] = []
-            description = (description or "").strip()
-            if not description:
-                errors.append(ErrorDetail("required", _("Describe the matter."), "description"))
-            elif len(description) > DESCRIPTION_MAX:
-                errors.append(ErrorDetail("too_long", _("The description is limited to %(n)d characters.")
-                                          % {"n": DESCRIPTION_MAX}, "description"))
-            if channel not in Channel.values:
-                errors.append(ErrorDetail("invalid_choice", _("Unknown channel."), "channel"))
-            if urgency not in Urgency.values:
-                errors.append(ErrorDetail("invalid_choice", _("Unknown urgency."), "urgency"))
-            if request_type not in RequestType.values:
-                errors.append(ErrorDetail("invalid_choice", _("Unknown request type."), "request_type"))
-            if not category.is_active:
-                errors.append(ErrorDetail("inactive", _("This category is no longer in use."), "category"))
-            if len(address) > 300:
-                errors.append(ErrorDetail("too_long", _("The address is limited to 300 characters."), "address"))
-            if len(reporter_name) > 100:
-                errors.append(ErrorDetail("too_long", _("The name is limited to %(n)d characters.") % {"n": 100},
-                                          "reporter_name"))
-            if reporter_phone and not anonymous and not _PHONE_SHAPE.match(reporter_phone.strip()):
-                errors.append(ErrorDetail("invalid_phone", _("Give a phone number of digits only (7 to 20)."),
-                                          "reporter_phone"))
-            if errors:
-                raise InvalidInput("invalid_case", errors[0].message, errors=errors)
+            description = _check_report(channel=channel, category=category, description=description,
+                                        urgency=urgency, request_type=request_type, address=address,
+                                        reporter_name=reporter_name, reporter_phone=reporter_phone,
+                                        anonymous=anonymous)
             if asset is not None and lon is None and lat is None:
                 lon, lat = asset.lon, asset.lat
             grid, region = _locate(lon=lon, lat=lat, grid=grid)
@@ -216,36 +286,19 @@ def case_report(
             area_code = grid.code if grid else region.code
 
             perms = permissions_for(actor) if actor else None
-            if channel in PUBLIC_CHANNELS:
-                pass  # anybody may report here, signed in or not
-            elif actor is None:
-                raise Forbidden("login_required", _("Sign in to report through this channel."))
-            elif not perms.can(Action.REPORT_CASE, Target(area_code=area_code)):  # type: ignore[union-attr]
-                raise NotFound("not_found", _("This grid is not yours to report in."))
-            elif not perms.can(CHANNEL_PERMISSION.get(Channel(channel), Action.REPORT_CASE),  # type: ignore[union-attr]
-                               Target(area_code=area_code)):
-                raise Forbidden("channel_not_allowed", _("Your role does not report through this channel."))
+            if channel not in PUBLIC_CHANNELS:  # where anybody may report, signed in or not
+                _check_may_take_in(actor, perms, channel, area_code)
             if close_on_spot:
                 if actor is None or not perms.can(Action.CLOSE_ON_SPOT, Target(area_code=area_code)):  # type: ignore[union-attr]
                     raise Forbidden("forbidden", _("Only the grid's worker or chief closes a matter on the spot."))
                 if not any(p.kind == CaseAttachment.Kind.AFTER for p in photos):
                     raise _invalid("photos", "after_photo_required", _("Add a photo taken after the matter was fixed."))
 
-            case = Case(
-                tracking_code=new_tracking_code(),
-                channel=channel, request_type=request_type, category=category, platform_id=category.platform_id,
-                grid=grid, region=region, area_code=area_code, asset=asset, lon=lon, lat=lat, address=address.strip(),
-                description=description, urgency=urgency, is_public=is_public, anonymous=anonymous,
-                reporter_user=actor, reporter_name="" if anonymous else reporter_name.strip(),
-                reporter_phone="" if anonymous else reporter_phone.strip(),
-                level=Level.GRID if close_on_spot else Level.TOWNSHIP, created_at=now, updated_at=now,
-            )
-            if case.reporter_phone:
-                from fengqiao.core.crypto import blind_index
-
-                case.reporter_phone_index = blind_index(case.reporter_phone, "phone")
-            deadlines.start_stage(case, now)
-            deadlines.start_answer_clock(case, now)
+            case = _new_case(
+                actor=actor, channel=channel, request_type=request_type, category=category, grid=grid, region=region,
+                area_code=area_code, asset=asset, lon=lon, lat=lat, address=address, description=description,
+                urgency=urgency, is_public=is_public, anonymous=anonymous, reporter_name=reporter_name,
+                reporter_phone=reporter_phone, level=Level.GRID if close_on_spot else Level.TOWNSHIP, now=now)
             from fengqiao.cases.selectors import duplicate_candidates
 
             duplicates = [c.number for c in duplicate_candidates(case=case)]
@@ -285,6 +338,107 @@ def case_report(
         if winner is None:
             raise Conflict("retry", _("The same request is being processed; try again.")) from None
         return winner.case
+
+
+# -- bulk intake -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IncomingReport:
+    """One row of a bulk intake: what `case_report` takes, less photos, keys and closing on the spot."""
+
+    category: Category
+    description: str
+    lon: float | None = None
+    lat: float | None = None
+    grid: Grid | None = None
+    address: str = ""
+    urgency: str = Urgency.NORMAL
+    request_type: str = RequestType.REPORT
+    is_public: bool = True
+    anonymous: bool = False
+    reporter_name: str = ""
+    reporter_phone: str = ""
+
+
+IMPORT_CHUNK = 500
+IMPORT_ERRORS_LISTED = 50
+
+
+def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str = Channel.IMPORT,
+                chunk_size: int = IMPORT_CHUNK) -> list[Case]:
+    """Take in many reports at once: a file from the 12345 hotline's platform, a predecessor
+    system's open matters, a sensor platform's backlog. Each case gets what `case_report` gives
+    one (its number, the stage's and the answer's clocks, the possible duplicates on its first
+    event, within the batch too, and the intake staff's notice).
+
+    Every row is checked first, as `case_report` checks it, and against the actor's scope: the
+    actor must take in cases (Action.INTAKE_CASE) where each row lies, whatever the channel. When
+    any row fails, one InvalidInput lists the rows' errors (field `rows[7].description`; the first
+    IMPORT_ERRORS_LISTED) and nothing is written. Then the rows go in by chunks of `chunk_size`,
+    a transaction each, with a few statements a chunk: the numbers of a township's day with one
+    update, the cases with one insert, their events and outbox rows with one COPY each on
+    PostgreSQL. A chunk holds its townships' number counters only for its own writes."""
+    if not getattr(actor, "is_authenticated", False):
+        raise Forbidden("login_required", _("Sign in to report through this channel."))
+    if channel not in Channel.values:
+        raise _invalid("channel", "invalid_choice", _("Unknown channel."))
+    now = clock.now()
+    perms = permissions_for(actor)
+    lookup = _AreaLookup(remember=True)
+    may_take_in: dict[str, bool] = {}
+    cases: list[Case] = []
+    errors: list[ErrorDetail] = []
+    for i, report in enumerate(reports):
+        try:
+            description = _check_report(
+                channel=channel, category=report.category, description=report.description, urgency=report.urgency,
+                request_type=report.request_type, address=report.address, reporter_name=report.reporter_name,
+                reporter_phone=report.reporter_phone, anonymous=report.anonymous)
+            grid, region = _locate(lon=report.lon, lat=report.lat, grid=report.grid, lookup=lookup)
+            area_code = grid.code if grid else region.code
+            if area_code not in may_take_in:
+                may_take_in[area_code] = perms.can(Action.INTAKE_CASE, Target(area_code=area_code))
+            if not may_take_in[area_code]:
+                raise NotFound("not_found", _("This grid is not yours to report in."), field="location")
+        except (InvalidInput, NotFound) as error:
+            errors.extend(ErrorDetail(d.code, d.message, f"rows[{i}].{d.field}" if d.field else f"rows[{i}]")
+                          for d in error.errors)
+            continue
+        cases.append(_new_case(
+            actor=actor, channel=channel, request_type=report.request_type, category=report.category, grid=grid,
+            region=region, area_code=area_code, asset=None, lon=report.lon, lat=report.lat, address=report.address,
+            description=description, urgency=report.urgency, is_public=report.is_public,
+            anonymous=report.anonymous, reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
+            level=Level.TOWNSHIP, now=now))
+    if errors:
+        rows = len({e.field.split(".")[0] for e in errors if e.field})
+        raise InvalidInput("invalid_rows", ngettext("%(n)d row cannot be taken in; nothing was written.",
+                                                    "%(n)d rows cannot be taken in; nothing was written.", rows)
+                           % {"n": rows}, errors=errors[:IMPORT_ERRORS_LISTED])
+    for start in range(0, len(cases), max(1, chunk_size)):
+        _import_chunk(actor, cases[start:start + chunk_size], channel, now)
+    return cases
+
+
+@transaction.atomic
+def _import_chunk(actor: Any, cases: list[Case], channel: str, now) -> None:
+    from fengqiao.cases.notifications import write_notices
+    from fengqiao.cases.selectors import duplicate_numbers_many
+
+    by_counter: dict[str, list[Case]] = {}
+    for case in cases:
+        by_counter.setdefault(_number_region(case.area_code), []).append(case)
+    for region_code in sorted(by_counter):  # always in the same order: two imports never wait on each other in turn
+        numbers = next_case_numbers(region_code=region_code, at=now, count=len(by_counter[region_code]))
+        for case, number in zip(by_counter[region_code], numbers, strict=True):
+            case.number = number
+    events = [build_event(case=case, action=A.REPORT, actor=actor, from_state="", to_state=S.REPORTED, now=now,
+                          payload={"channel": channel, "possible_duplicates": duplicates})
+              for case, duplicates in zip(cases, duplicate_numbers_many(cases=cases), strict=True)]
+    Case.objects.bulk_create(cases)
+    for event in events:
+        event.case_id = event.case.pk
+    insert_rows(CaseEvent, EVENT_FIELDS, row_values(events, EVENT_FIELDS))
+    write_notices((case, "case.reported", event.seq) for case, event in zip(cases, events, strict=True))
 
 
 # -- the generic transition --------------------------------------------------------------------

@@ -94,7 +94,7 @@ class Message(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("recipient"), null=True, blank=True,
-        on_delete=models.CASCADE, related_name="notify_messages",
+        on_delete=models.CASCADE, related_name="notify_messages", db_index=False,  # notify_msg_inbox_idx leads with it
     )
     address = EncryptedTextField(
         _("address"), blank=True,
@@ -103,15 +103,15 @@ class Message(models.Model):
     )
     subscription = models.ForeignKey(
         WebhookSubscription, verbose_name=_("webhook subscription"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="messages",
+        on_delete=models.SET_NULL, related_name="messages", db_index=False,
     )
     topic = models.CharField(_("topic"), max_length=100, help_text=_("e.g. case.dispatched"))
     subject = models.CharField(_("subject"), max_length=255)
     body = models.TextField(_("body"), blank=True)
     payload = models.JSONField(_("payload"), default=dict, blank=True, encoder=DjangoJSONEncoder)
-    case_number = models.CharField(_("case number"), max_length=40, blank=True, db_index=True)
-    dedup_key = models.CharField(
-        _("deduplication key"), max_length=64, unique=True, editable=False,
+    case_number = models.CharField(_("case number"), max_length=40, blank=True)
+    dedup_key = models.CharField(  # unique: Meta.constraints
+        _("deduplication key"), max_length=64, editable=False,
         help_text=_("keyed hash of event, channel and recipient: the same notification is written once"),
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -131,7 +131,13 @@ class Message(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
+        # a sweep writes thousands of rows at once: only the indexes a query uses, and no LIKE-pattern
+        # copies (see cases.Case.Meta)
+        constraints = [models.UniqueConstraint(fields=["dedup_key"], name="notify_msg_dedup_key_unique")]
         indexes = [
+            models.Index(fields=["case_number"], name="notify_msg_case_idx"),
+            models.Index(fields=["subscription"], name="notify_msg_subscription_idx",
+                         condition=models.Q(subscription__isnull=False)),
             # the delivery sweep: status IN (pending, failed, sending) AND next_attempt_at <= now
             models.Index(fields=["status", "next_attempt_at"], name="notify_msg_due_idx"),
             # a user's inbox and unread count
