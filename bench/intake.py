@@ -506,7 +506,7 @@ def child(args) -> None:
     n_http = args.http_cases
     n_profile = args.profile if args.profile is not None else (PROFILE_CALLS if database == "postgres" else 0)
     t0 = time.perf_counter()
-    n_bulk = args.cases if args.bulk_cases is None else args.bulk_cases
+    n_bulk = args.bulk_cases
     items = draw_inputs(PROBE_CALLS + API_PROBE_CALLS + API_TIMED_CALLS + args.cases + n_profile + args.ablation + n_http
                         + 2 * args.clients + n_bulk, seed=7)
     print(f"  inputs drawn in {time.perf_counter() - t0:.1f} s (not timed)")
@@ -700,6 +700,8 @@ def main() -> None:
         args.http_seconds = min(args.http_seconds, 20)
     if args.http_cases is None:
         args.http_cases = args.cases
+    if args.bulk_cases is None:
+        args.bulk_cases = args.cases
     if args.child:
         child(args)
         return
@@ -707,7 +709,7 @@ def main() -> None:
     print(f"Case intake benchmark on {_setup.machine()}")
     databases = list(_setup.DATABASES) if args.database == "both" else [args.database]
     argv = ["--cases", str(args.cases), "--http-cases", str(args.http_cases), "--http-seconds", str(args.http_seconds),
-            "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else []) + (["--nodelay"] if args.nodelay else []) + (["--runserver"] if args.runserver else [])
+            "--bulk-cases", str(args.bulk_cases), "--chunk", str(args.chunk), "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else []) + (["--nodelay"] if args.nodelay else []) + (["--runserver"] if args.runserver else [])
     results = []
     for database in databases:
         extra = ["--profile", str(args.profile)] if args.profile is not None else []
