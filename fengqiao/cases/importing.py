@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fengqiao.cases.catalogue import CsvSource, read_csv
-from fengqiao.cases.models import Category, RequestType, Urgency
-from fengqiao.cases.services import IncomingReport
+from fengqiao.cases.models import Case, Category, Channel, RequestType, Urgency
+from fengqiao.cases.services import IncomingReport, case_import, rows_refused
 from fengqiao.core.errors import ErrorDetail, InvalidInput
 from fengqiao.geo.models import Grid
 
@@ -38,7 +40,21 @@ def line_of(field: str | None) -> str | None:
     return f"{line}, {rest}" if rest else line
 
 
-def reports_from_csv(file: CsvSource) -> list[IncomingReport]:
+def take_in_file(*, actor: Any, file: CsvSource, channel: str = Channel.IMPORT, dry_run: bool = False,
+                 max_rows: int = MAX_ROWS) -> list[Case]:
+    """Read the file and take in its reports (`case_import`: every row or none). With `dry_run`
+    everything is checked and written in a transaction that is rolled back: the cases are returned
+    with the numbers they would have had, and nothing stays."""
+    reports = reports_from_csv(file, max_rows=max_rows)
+    if not dry_run:
+        return case_import(actor=actor, reports=reports, channel=channel)
+    with transaction.atomic():  # the chunks' own transactions nest in this one
+        cases = case_import(actor=actor, reports=reports, channel=channel)
+        transaction.set_rollback(True)
+    return cases
+
+
+def reports_from_csv(file: CsvSource, *, max_rows: int = MAX_ROWS) -> list[IncomingReport]:
     """The file's rows as reports; every unreadable cell is named (field `rows[i].column`) and none is returned."""
     records = [record for record in read_csv(file) if any(cell.strip() for cell in record)]
     if not records:
@@ -52,8 +68,8 @@ def reports_from_csv(file: CsvSource) -> list[IncomingReport]:
                            % {"unknown": ", ".join(unknown) or "-", "missing": ", ".join(missing) or "-",
                               "all": ", ".join(COLUMNS)}, field="file")
     rows = records[1:]
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput("too_many_rows", _("At most %(n)d rows a file.") % {"n": MAX_ROWS}, field="file")
+    if len(rows) > max_rows:
+        raise InvalidInput("too_many_rows", _("At most %(n)d rows a file.") % {"n": max_rows}, field="file")
     categories = {c.code: c for c in Category.objects.filter(children__isnull=True)}
     grids = {g.code: g for g in Grid.objects.select_related("region")}
     errors: list[ErrorDetail] = []
@@ -100,7 +116,7 @@ def reports_from_csv(file: CsvSource) -> list[IncomingReport]:
             request_type=cells.get("request_type") or RequestType.REPORT, is_public=flags[0], anonymous=flags[1],
             reporter_name=cells.get("reporter_name", ""), reporter_phone=cells.get("reporter_phone", "")))
     if errors:
-        raise InvalidInput("invalid_rows", errors[0].message, errors=errors)
+        raise rows_refused(errors)
     return reports
 
 

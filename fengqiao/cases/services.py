@@ -410,13 +410,19 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
             anonymous=report.anonymous, reporter_name=report.reporter_name, reporter_phone=report.reporter_phone,
             level=Level.TOWNSHIP, now=now))
     if errors:
-        rows = len({e.field.split(".")[0] for e in errors if e.field})
-        raise InvalidInput("invalid_rows", ngettext("%(n)d row cannot be taken in; nothing was written.",
-                                                    "%(n)d rows cannot be taken in; nothing was written.", rows)
-                           % {"n": rows}, errors=errors[:IMPORT_ERRORS_LISTED])
+        raise rows_refused(errors)
     for start in range(0, len(cases), max(1, chunk_size)):
         _import_chunk(actor, cases[start:start + chunk_size], channel, now)
     return cases
+
+
+def rows_refused(errors: list[ErrorDetail]) -> InvalidInput:
+    """One error for a batch whose rows cannot all be taken in: how many rows, and the first
+    IMPORT_ERRORS_LISTED details (fields `rows[i].name`)."""
+    rows = len({(e.field or "").split(".")[0] for e in errors})
+    return InvalidInput("invalid_rows", ngettext("%(n)d row cannot be taken in; nothing was written.",
+                                                 "%(n)d rows cannot be taken in; nothing was written.", rows)
+                        % {"n": rows}, errors=errors[:IMPORT_ERRORS_LISTED])
 
 
 @transaction.atomic

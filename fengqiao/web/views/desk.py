@@ -3,7 +3,8 @@
 - the queue: new reports and accepted cases waiting for dispatch in the actor's scope, oldest first;
 - the case panel: accept or reject, correct the category, merge a duplicate, dispatch with the
   routing suggestion and its reason, flag for supervision;
-- the hotline entry form.
+- the hotline entry form;
+- bulk intake from a CSV file (checked first, then all rows or none).
 
 Every write is one service call with the version the page showed; domain errors are shown on the
 form that caused them, keeping what the user typed. HTMX swaps the queue and the panel in place;
@@ -28,7 +29,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fengqiao.cases import services
-from fengqiao.cases.models import Case, CaseAttachment, Category, Channel, Level, Urgency
+from fengqiao.cases.importing import COLUMNS, describe, take_in_file
+from fengqiao.cases.models import Case, CaseAttachment, Category, Channel, Level, RequestType, Urgency
 from fengqiao.cases.numbering import tracking_code_display
 from fengqiao.cases.selectors import (
     CASE_LIST_RELATED,
@@ -220,6 +222,31 @@ class HotlineForm(forms.Form):
             (pk, label) for pk, _code, label in categories]
         self.fields["grid"].choices = [("", _("Located by the point"))] + [  # type: ignore[attr-defined]
             (g.code, f"{g.region.name} · {g.name} ({g.code})") for g in grids]
+
+
+IMPORT_CHANNELS = (Channel.IMPORT, Channel.HOTLINE, Channel.SENSOR, Channel.API, Channel.OPEN311)
+# a page waits for its answer: larger files go through `fengqiao cases import`
+WEB_IMPORT_MAX_ROWS = 5000
+WEB_IMPORT_MAX_BYTES = 2 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV file"), error_messages={
+        "required": gettext_lazy("Choose a file."), "empty": gettext_lazy("The file is empty.")},
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}))
+    channel = forms.ChoiceField(label=gettext_lazy("The reports came through"), initial=Channel.IMPORT,
+                                required=False, choices=[(c.value, c.label) for c in IMPORT_CHANNELS])
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > WEB_IMPORT_MAX_BYTES:
+            raise forms.ValidationError(_("The file is larger than %(mb)d MB; take it in with the command line.")
+                                        % {"mb": WEB_IMPORT_MAX_BYTES // (1024 * 1024)})
+        return upload
 
 
 # -- rendering helpers -----------------------------------------------------------------------------
@@ -473,3 +500,61 @@ def hotline(request: HttpRequest) -> HttpResponse:
                            categories=categories, grids=grids)
     return render(request, "web/desk/hotline.html", {"form": form, "shapes": grid_shapes(grids)},
                   status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_file(request: HttpRequest) -> HttpResponse:
+    """Take in a CSV file of reports: "Check" reads and checks every row and writes nothing; "Take
+    in" writes them all, or none when a row fails. The failing rows are listed by line."""
+    _require_desk(request.user)
+    if not permissions_for(request.user).may_ever(Action.INTAKE_CASE):
+        raise PermissionDenied
+    status, problems, checked = 200, [], None
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            dry_run = "check" in request.POST
+            try:
+                cases = take_in_file(actor=request.user, file=form.cleaned_data["file"],
+                                     channel=form.cleaned_data["channel"] or Channel.IMPORT, dry_run=dry_run,
+                                     max_rows=WEB_IMPORT_MAX_ROWS)
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+                problems = describe(exc.errors) if exc.code != "too_many_rows" else []
+                status = 422
+            else:
+                if dry_run:
+                    checked = len(cases)
+                else:
+                    messages.success(request, _("%(n)d cases taken in from %(file)s.")
+                                     % {"n": len(cases), "file": form.cleaned_data["file"].name})
+                    return redirect("web:desk")
+        else:
+            status = 422
+    else:
+        form = ImportForm()
+    return render(request, "web/desk/import.html", {
+        "form": form, "problems": problems, "checked": checked,
+        "max_rows": WEB_IMPORT_MAX_ROWS, "urgencies": Urgency.choices, "request_types": RequestType.choices},
+        status=status)
+
+
+@login_required
+@require_GET
+def import_template(request: HttpRequest) -> HttpResponse:
+    """A CSV file with the header and one example row that can be taken in as it is."""
+    _require_desk(request.user)
+    import csv
+
+    grid = desk_grids(actor=request.user)[:1]
+    category = Category.objects.filter(is_active=True, children__isnull=True).order_by("code").first()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="fengqiao-reports.csv"'
+    response.write("\ufeff")  # a spreadsheet then reads the file as UTF-8
+    writer = csv.writer(response, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    example = {"category": category.code if category else "", "description": _("Example: a street light is out"),
+               "grid": grid[0].code if grid else "", "urgency": Urgency.NORMAL, "public": "yes", "anonymous": "no"}
+    writer.writerow([example.get(column, "") for column in COLUMNS])
+    return response

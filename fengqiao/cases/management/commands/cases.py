@@ -7,11 +7,9 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from fengqiao.cases.importing import describe, reports_from_csv
+from fengqiao.cases.importing import describe, take_in_file
 from fengqiao.cases.models import Channel
-from fengqiao.cases.services import case_import
 from fengqiao.core.errors import DomainError
 
 
@@ -37,13 +35,7 @@ class Command(BaseCommand):
             raise CommandError(f"No active account is called {options['username']!r}.")
         started = time.perf_counter()
         try:
-            reports = reports_from_csv(path)
-            if options["dry_run"]:  # the chunks' transactions nested in one that is rolled back
-                with transaction.atomic():
-                    cases = case_import(actor=actor, reports=reports, channel=options["channel"])
-                    transaction.set_rollback(True)
-            else:
-                cases = case_import(actor=actor, reports=reports, channel=options["channel"])
+            cases = take_in_file(actor=actor, file=path, channel=options["channel"], dry_run=options["dry_run"])
         except DomainError as exc:
             for line in describe(exc.errors):
                 self.stderr.write(f"{path}: {line}")
