@@ -17,8 +17,11 @@ township built (`build_demo()` without its generated history):
    put back as they were (deleted with their events and messages and inserted again), then
    - the query that finds what is due (the sweep's own: `next_due_at <= now` on the partial index,
      ordered, limit 1,000) is timed (median of 5),
-   - `sweep_deadlines(limit=1000)` is timed: the first run does the work (1,000 transactions),
-   - a second run, with nothing due, is timed (median of 5);
+   - `sweep_deadlines(limit=1000)` is timed: the first run does the work (batches of 250 due
+     cases, a transaction each),
+   - a second run, with nothing due, is timed (median of 5),
+   - the worker's next step, `fan_out_notices()`, which turns the sweep's pending notices into
+     outbox rows for their recipients, is timed, with the rows it wrote;
    the medians over the repetitions are reported, with the statements per swept case and the
    query plan;
 3. rows are added up to the next size and step 2 is repeated.
@@ -165,12 +168,14 @@ def insert(rows: Rows, numbered_kinds) -> int:
 
 
 def reset_due(rows: Rows, due: int) -> None:
-    """Put the due cases back as they were: delete them, their events and messages; insert again."""
+    """Put the due cases back as they were: delete them, their events, notices and messages; insert again."""
     from django.db import connection, transaction
 
     pattern = DUE_PREFIX + "%"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM notify_message WHERE case_number LIKE %s", [pattern])
+        cursor.execute("DELETE FROM cases_pendingnotice WHERE case_id IN (SELECT id FROM cases_case WHERE number LIKE %s)",
+                       [pattern])
         cursor.execute("DELETE FROM cases_caseevent WHERE case_id IN (SELECT id FROM cases_case WHERE number LIKE %s)",
                        [pattern])
         cursor.execute("DELETE FROM cases_case WHERE number LIKE %s", [pattern])
@@ -208,9 +213,10 @@ def median_time(function, times: int = 5) -> tuple[float, object]:
 def measure(rows: Rows, due: int, repeat: int, url: str) -> dict:
     from django.db import connection
 
+    from fengqiao.cases.notifications import fan_out_notices
     from fengqiao.cases.services import sweep_deadlines
 
-    finds, sweeps, cpus, idles, reports = [], [], [], [], []
+    finds, sweeps, cpus, idles, reports, fan_outs, sent = [], [], [], [], [], [], []
     server: list[dict] = []
     backends: dict[str, float] = {}
     for _ in range(repeat):
@@ -234,24 +240,38 @@ def measure(rows: Rows, due: int, repeat: int, url: str) -> dict:
                 backends[what] = backends.get(what, 0.0) + share / repeat
         idle_seconds, idle = median_time(lambda: sweep_deadlines(limit=1000))
         assert idle.looked_at == 0, "a second sweep found work: the sweep is not idempotent"
+        # the worker's next step: the sweep's notices to their recipients (outbox rows)
+        messages_before = _message_count()
+        t0 = time.perf_counter()
+        notices = fan_out_notices()
+        fan_outs.append(time.perf_counter() - t0)
+        sent.append((notices, _message_count() - messages_before))
         finds.append(find_seconds)
         idles.append(idle_seconds)
         reports.append(report)
     # statements of one more sweep, counted (not timed)
     reset_due(rows, due)
     report, statements, _total = _setup.count_statements(lambda: sweep_deadlines(limit=1000))
+    fan_out_notices()
     looked = max(report.looked_at, 1)
     last = reports[-1]
     return {
         "find_ms": 1000 * statistics.median(finds), "sweep_ms": 1000 * statistics.median(sweeps),
         "idle_ms": 1000 * statistics.median(idles), "sweep_runs_ms": [1000 * s for s in sweeps],
         "sweep_min_ms": 1000 * min(sweeps), "sweep_cpu_ms": 1000 * statistics.median(cpus),
+        "fan_out_ms": 1000 * statistics.median(fan_outs), "notices": sent[-1][0], "messages": sent[-1][1],
         "looked_at": last.looked_at, "warned": last.warned, "overdue": last.overdue, "escalated": last.escalated,
         "statements_per_case": sum(statements.values()) / looked,
         "server": {k: statistics.median(d[k] for d in server) for k in server[0]} if server else {},
         "backends": sorted(backends.items(), key=lambda kv: -kv[1]),
         "statements": [(k, v / looked) for k, v in statements.most_common(25)],
     }
+
+
+def _message_count() -> int:
+    from fengqiao.notify.models import Message
+
+    return Message.objects.count()
 
 
 # -- one database --------------------------------------------------------------------------------
@@ -339,6 +359,9 @@ def print_database(r: dict) -> None:
         print("    PostgreSQL per sweep: " + "; ".join(
             f"{m['size']:,}: {m['server']['wal_mb']:.1f} MB WAL, {m['server']['blocks_read']:,.0f} blocks read"
             for m in sizes))
+    print("    then the worker's next step, fan_out_notices (the sweep's notices to outbox rows): " + "; ".join(
+        f"{m['size']:,}: {m['fan_out_ms']:,.0f} ms for {m['notices']:,} notices, {m['messages']:,} rows"
+        for m in sizes))
     last = sizes[-1]
     print(f"    load average (1 min) before {r['load_before'][0]:.1f}, after {r['load_after'][0]:.1f}")
     print(f"    statements per swept case: {last['statements_per_case']:.1f}")

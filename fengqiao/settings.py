@@ -210,7 +210,8 @@ AFFAIRS_DOCUMENT_MAX_BYTES = int(env("AFFAIRS_DOCUMENT_MAX_BYTES", str(10 * 1024
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 # apps add their own through `periodic_jobs` on their AppConfig
-PERIODIC_JOBS = ["fengqiao.cases.services.sweep_deadlines", "fengqiao.cases.counts.fold_changes",
+PERIODIC_JOBS = ["fengqiao.cases.services.sweep_deadlines", "fengqiao.cases.notifications.fan_out_notices",
+                 "fengqiao.cases.counts.fold_changes",
                  "fengqiao.notify.services.deliver_due"]
 
 # Safe defaults when debug is off: secure cookies, HSTS, no sniffing. A deployment behind a

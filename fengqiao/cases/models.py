@@ -400,6 +400,21 @@ class RoutingRule(models.Model):
         return f"{self.category or '*'} @ {self.area_prefix or '*'} -> {self.department}"
 
 
+class PendingNotice(models.Model):
+    """An event of the deadline sweep whose notice is still to be fanned out to its recipients
+    (cases.notifications.fan_out_notices, the worker's next step after the sweep): written with the
+    event, in its transaction, so that the sweep's batch writes one row a due case instead of one
+    a recipient and channel."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    topic = models.CharField(max_length=40)
+    event_seq = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.topic} #{self.event_seq} of case {self.case_id}"
+
+
 class CaseSequence(models.Model):
     """Daily number sequence per region prefix, for human-readable case numbers."""
 

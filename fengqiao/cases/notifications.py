@@ -87,6 +87,10 @@ def muted():
         _muted.on = False
 
 
+def is_muted() -> bool:
+    return getattr(_muted, "on", False)
+
+
 @dataclass
 class Notice:
     """Who hears of an event of a case, resolved before the event's rows are written."""
@@ -124,20 +128,45 @@ class Notice:
 
 def prepare(*, case: Case, topic: str) -> Notice:
     """Resolve who hears of `topic` on `case` (nobody while notifications are muted)."""
-    if getattr(_muted, "on", False):
+    if is_muted():
         return Notice(topic)
     audiences, channels = AUDIENCES.get(topic, ((), ()))
     return Notice(topic, _recipients(case, audiences), channels)
 
 
 def write_notices(notices: Iterable[tuple[Case, str, int]]) -> None:
-    """The outbox rows of many events new in this transaction, (case, topic, event seq) each, written
-    together (the deadline sweep's batch)."""
+    """The outbox rows of many events, (case, topic, event seq) each, written together in the
+    caller's transaction (bulk intake; the sweep's pending notices)."""
     outbox = OutboxBatch()
     with translation.override(settings.LANGUAGE_CODE):  # once for the batch, not once a message
         for case, topic, seq in notices:
             prepare(case=case, topic=topic).add_to(outbox, case=case, event_seq=seq)
     outbox.write()
+
+
+def fan_out_notices(*, batch_size: int = 500, limit: int = 50_000) -> int:
+    """Turn the deadline sweep's pending notices into outbox rows: who hears of each event, on
+    which channels (the worker runs it right after the sweep). Each batch is one transaction that
+    writes the rows and deletes its notices, so a crash loses nothing and a second run writes
+    nothing twice (the rows' dedup keys name the event, too). The texts describe the case as it is
+    when the notice goes out. Returns how many notices went out."""
+    from django.db import transaction
+
+    from fengqiao.cases.models import PendingNotice
+    from fengqiao.core.db import commit_without_waiting_for_disk
+
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            commit_without_waiting_for_disk()  # lost in a crash, the notices are still there
+            pending = list(PendingNotice.objects.select_for_update(skip_locked=True, of=("self",))
+                           .select_related("case__category").order_by("pk")[: min(batch_size, limit - done)])
+            if not pending:
+                break
+            write_notices((notice.case, notice.topic, notice.event_seq) for notice in pending)
+            PendingNotice.objects.filter(pk__in=[notice.pk for notice in pending]).delete()
+        done += len(pending)
+    return done
 
 
 def notify_case(*, case: Case, topic: str, event_seq: int | None = None) -> None:

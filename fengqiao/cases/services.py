@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -32,14 +33,16 @@ from fengqiao.cases.models import (
     DeadlineWarning,
     IdempotencyKey,
     Level,
+    PendingNotice,
     RequestType,
     Urgency,
 )
+from fengqiao.cases.notifications import is_muted
 from fengqiao.cases.numbering import new_tracking_code, next_case_number, next_case_numbers
 from fengqiao.cases.routing import department_level, route
 from fengqiao.cases.states import FINAL_STATES, TRANSITIONS, CaseAction, CaseState, may_act
 from fengqiao.core import clock
-from fengqiao.core.db import insert_rows, row_values, update_rows
+from fengqiao.core.db import commit_without_waiting_for_disk, insert_rows, row_values, update_rows
 from fengqiao.core.errors import (
     Conflict,
     ErrorDetail,
@@ -878,26 +881,27 @@ class SweepReport:
 
 @dataclass
 class _SweepBatch:
-    """What one batch of the sweep writes at its end: the cases, their events and their outbox rows."""
+    """What one batch of the sweep writes at its end: the cases, their events and, for the events
+    someone must hear of, a pending notice each (fanned out to the recipients by the worker's next
+    step, cases.notifications.fan_out_notices)."""
 
+    now: Any
     cases: list[Case] = field(default_factory=list)
     events: list[CaseEvent] = field(default_factory=list)
-    notices: list[tuple[Case, str, int]] = field(default_factory=list)  # case, topic, event seq
+    notices: list[PendingNotice] = field(default_factory=list)
 
     def event(self, case: Case, action: CaseAction, now, *, from_state: str | None = None, reason: str = "",
               payload: dict[str, Any] | None = None, is_public: bool = False, topic: str | None = None) -> None:
         event = build_event(case=case, action=action, actor=None, from_state=from_state or case.state,
                             to_state=case.state, reason=reason, payload=payload, now=now, is_public=is_public)
         self.events.append(event)
-        if topic:
-            self.notices.append((case, topic, event.seq))
+        if topic and not is_muted():
+            self.notices.append(PendingNotice(case=case, topic=topic, event_seq=event.seq, created_at=now))
 
     def write(self) -> None:
-        from fengqiao.cases.notifications import write_notices
-
         update_rows(self.cases, SWEPT_FIELDS)
         insert_rows(CaseEvent, EVENT_FIELDS, row_values(self.events, EVENT_FIELDS))
-        write_notices(self.notices)
+        insert_rows(PendingNotice, NOTICE_FIELDS, row_values(self.notices, NOTICE_FIELDS))
 
 
 # the fields a sweep may change on a case (escalation moves it up a level and back to dispatch)
@@ -905,6 +909,7 @@ SWEPT_FIELDS = ["state", "level", "lead_department", "warning", "overdue_since",
                 "reminder_count", "stage_started_at", "due_at", "warn_at", "next_due_at", "answer_warning",
                 "version", "updated_at", "last_event_seq", "last_event_hash"]
 EVENT_FIELDS = [f.name for f in CaseEvent._meta.concrete_fields if not f.primary_key]
+NOTICE_FIELDS = ["case", "topic", "event_seq", "created_at"]
 SWEEP_BATCH = 250
 SWEEP_STEPS = 4  # warn, overdue, escalate: a case long due takes them all in one run
 
@@ -915,7 +920,9 @@ def sweep_deadlines(*, limit: int = 1000, batch_size: int = SWEEP_BATCH) -> Swee
 
     Works in batches: one transaction locks up to `batch_size` due cases (on PostgreSQL with SKIP
     LOCKED, so two sweeps or a clerk's open transaction do not wait on each other), moves each on
-    in Python, and writes the cases, their events and their outbox rows with a few statements.
+    in Python, and writes the cases, their events and a pending notice for each event someone must
+    hear of, with a few statements. The worker's next step, `notifications.fan_out_notices`, turns
+    the notices into outbox rows for their recipients.
     Idempotent: each step moves `next_due_at` on, so a second run finds nothing new to do.
     """
     now = clock.now()
@@ -928,10 +935,12 @@ def sweep_deadlines(*, limit: int = 1000, batch_size: int = SWEEP_BATCH) -> Swee
             break
         seen.update(ids)
         with transaction.atomic():
+            commit_without_waiting_for_disk()  # a batch lost in a crash is still due: the next run redoes it
             # a case another transaction holds is skipped; it is still due for the next run
-            batch = _SweepBatch(cases=list(
-                Case.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("category", "lead_department").filter(pk__in=ids, next_due_at__lte=now)))
+            batch = _SweepBatch(now, cases=list(
+                Case.objects.select_for_update(skip_locked=True).filter(pk__in=ids, next_due_at__lte=now)))
+            # the few categories and departments of the batch, shared (an escalation routes anew)
+            prefetch_related_objects(batch.cases, "category", "lead_department")
             for case in batch.cases:
                 report.looked_at += 1
                 for _step in range(SWEEP_STEPS):

@@ -85,6 +85,7 @@ class WorkingCalendar:
         self.overrides = dict(overrides or {})
         self.tz = tz or ZoneInfo(settings.TIME_ZONE)
         self._warned_years: set[int] = set()
+        self._day_spans: dict[date, tuple[tuple[datetime, datetime], ...]] = {}  # a calendar's days do not change
 
     # -- days ---------------------------------------------------------------------------------
     def is_workday(self, day: date) -> bool:
@@ -101,13 +102,13 @@ class WorkingCalendar:
                 )
             return day.weekday() < 5
 
-    def _spans_of(self, day: date) -> list[tuple[datetime, datetime]]:
-        if not self.is_workday(day):
-            return []
-        return [
-            (datetime.combine(day, s, tzinfo=self.tz), datetime.combine(day, e, tzinfo=self.tz))
-            for s, e in self.spans
-        ]
+    def _spans_of(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        spans = self._day_spans.get(day)
+        if spans is None:
+            spans = self._day_spans[day] = tuple(
+                (datetime.combine(day, s, tzinfo=self.tz), datetime.combine(day, e, tzinfo=self.tz))
+                for s, e in self.spans) if self.is_workday(day) else ()
+        return spans
 
     def _local(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:

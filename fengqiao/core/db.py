@@ -96,3 +96,15 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
             sql = (f"UPDATE {table} SET " + ", ".join(f"{q(str(f.column))} = %s" for f in columns)  # noqa: S608
                    + f" WHERE {pk} = %s")
             cursor.executemany(sql, [row + [obj.pk] for row, obj in zip(values, objs, strict=True)])
+
+
+def commit_without_waiting_for_disk() -> None:
+    """For the rest of the current transaction on PostgreSQL, let its COMMIT return before the
+    write-ahead log reaches the disk (synchronous_commit off). Atomicity and order are kept; what a
+    crash of the database server in the next fraction of a second can lose is the transaction
+    whole, never part of it, and any later durable commit flushes it first. Only for idempotent
+    jobs that redo lost work on their next run (the deadline sweep, the notices' fan-out)."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")

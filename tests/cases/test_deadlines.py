@@ -5,7 +5,8 @@ from datetime import datetime
 import pytest
 
 from fengqiao.cases import services as s
-from fengqiao.cases.models import Case, CaseEvent, DeadlineWarning, Level
+from fengqiao.cases.models import Case, CaseEvent, DeadlineWarning, Level, PendingNotice
+from fengqiao.cases.notifications import fan_out_notices
 from fengqiao.cases.states import CaseState
 from fengqiao.notify.models import Message
 from tests.cases.conftest import TZ
@@ -77,14 +78,52 @@ def test_sweep_warns_then_marks_overdue_then_escalates_and_is_idempotent(loop, c
     case = Case.objects.get(pk=case.pk)
     assert case.warning == DeadlineWarning.RED and case.reminder_count == 1
     assert CaseEvent.objects.filter(case=case, action="overdue").count() == 1
+    # the sweep leaves a notice a due event; the worker's next step tells the recipients, once
     overdue_messages = Message.objects.filter(case_number=case.number, topic="case.overdue")
+    assert not overdue_messages.exists()
+    assert PendingNotice.objects.filter(case=case, topic="case.overdue").count() == 1
+    assert (fan_out_notices(), fan_out_notices()) == (2, 0)  # the yellow warning's and the red one's
     assert overdue_messages.filter(channel="inbox", recipient=loop.handler).count() == 1
+    assert Message.objects.filter(case_number=case.number, topic="case.warning", recipient=loop.handler).count() == 1
+    assert not PendingNotice.objects.exists()
 
     clock.set(2025, 11, 14, 9, 0)  # 8 working hours of grace later
     assert s.sweep_deadlines().escalated == 1
     case = Case.objects.get(pk=case.pk)
     assert case.level == Level.COUNTY and case.state == CaseState.ACCEPTED
     assert s.sweep_deadlines().looked_at == 0
+    assert fan_out_notices() == 1
+    assert Message.objects.filter(case_number=case.number, topic="case.escalated").exists()
+
+
+def test_a_notice_left_by_the_sweep_survives_a_failed_fan_out(loop, clock, monkeypatch):
+    case = dispatch_at(loop, clock, 2025, 11, 10, 9, 0)
+    clock.set(2025, 11, 13, 9, 0)  # overdue at once
+    s.sweep_deadlines()
+    from fengqiao.cases import notifications
+
+    def broken(notices):
+        list(notices)
+        raise RuntimeError("the mail relay's address book is down")
+
+    monkeypatch.setattr(notifications, "write_notices", broken)
+    with pytest.raises(RuntimeError):
+        fan_out_notices()
+    assert PendingNotice.objects.filter(case=case).count() == 1
+    assert not Message.objects.filter(topic="case.overdue").exists()
+    monkeypatch.undo()
+    assert fan_out_notices() == 1
+    assert Message.objects.filter(case_number=case.number, topic="case.overdue", recipient=loop.handler).exists()
+
+
+def test_a_muted_sweep_leaves_no_notice(loop, clock):
+    from fengqiao.cases.notifications import muted
+
+    dispatch_at(loop, clock, 2025, 11, 10, 9, 0)
+    clock.set(2025, 11, 13, 9, 0)
+    with muted():
+        assert s.sweep_deadlines().overdue == 1
+    assert not PendingNotice.objects.exists() and fan_out_notices() == 0
 
 
 def test_sweep_reads_only_due_cases(loop, clock, django_assert_max_num_queries):

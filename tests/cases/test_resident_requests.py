@@ -7,6 +7,7 @@ import pytest
 
 from fengqiao.cases import services as s
 from fengqiao.cases.models import Case, CaseEvent, Channel, DeadlineWarning, RequestType
+from fengqiao.cases.notifications import fan_out_notices
 from fengqiao.cases.numbering import TRACKING_ALPHABET, normalise_tracking_code, tracking_code_display
 from fengqiao.cases.public import case_for_resident, public_case_card, public_cases, public_timeline
 from fengqiao.cases.states import CaseState
@@ -101,12 +102,14 @@ def test_the_sweep_turns_the_answer_deadline_yellow_then_red_and_tells_staff(loo
     assert case.answer_warning == DeadlineWarning.YELLOW
     warned = CaseEvent.objects.get(case=case, action="warn", payload__deadline="answer")
     assert warned.is_public is False
+    fan_out_notices()
     assert Message.objects.filter(topic="case.answer_warning", recipient=loop.handler).exists()
 
     clock.now = case.answer_due_at + timedelta(minutes=1)
     s.sweep_deadlines()
     case.refresh_from_db()
     assert case.answer_warning == DeadlineWarning.RED
+    fan_out_notices()
     assert Message.objects.filter(topic="case.answer_overdue", recipient=loop.leader).exists()
     assert s.sweep_deadlines().looked_at == 0 or case.next_due_at > clock.now  # nothing more on the answer
 

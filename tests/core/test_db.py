@@ -42,3 +42,25 @@ def test_rows_inserted_and_updated_read_back_as_written():
     assert [(m.status, m.next_attempt_at, m.locked_until, m.sent_at) for m in again] == [("sent", later, None, later)] * 3
     assert [m.subject for m in again] == ["改过的主题", "案件 1", "案件 2"]
     assert [m.address for m in again] == [m.address for m in made]  # untouched fields stay
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_commit_without_waiting_for_disk_holds_for_its_transaction_only():
+    from django.db import connection
+
+    from fengqiao.core.db import commit_without_waiting_for_disk
+
+    def setting() -> str | None:
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    default = setting()
+    commit_without_waiting_for_disk()  # outside a transaction: nothing to relax
+    assert setting() == default
+    with transaction.atomic():
+        commit_without_waiting_for_disk()
+        assert setting() == (None if connection.vendor != "postgresql" else "off")
+    assert setting() == default and default in (None, "on")
