@@ -908,6 +908,10 @@ class _SweepBatch:
 SWEPT_FIELDS = ["state", "level", "lead_department", "warning", "overdue_since", "escalated_for_overdue",
                 "reminder_count", "stage_started_at", "due_at", "warn_at", "next_due_at", "answer_warning",
                 "version", "updated_at", "last_event_seq", "last_event_hash"]
+# what the sweep reads of a case besides: its clocks, its place and category (an escalation routes
+# anew), its chain; a field left out would be read with a query per case
+SWEPT_READS = [*SWEPT_FIELDS, "number", "category", "urgency", "area_code", "answer_due_at", "answer_warn_at",
+               "answered_at"]
 EVENT_FIELDS = [f.name for f in CaseEvent._meta.concrete_fields if not f.primary_key]
 NOTICE_FIELDS = ["case", "topic", "event_seq", "created_at"]
 SWEEP_BATCH = 250
@@ -938,7 +942,8 @@ def sweep_deadlines(*, limit: int = 1000, batch_size: int = SWEEP_BATCH) -> Swee
             commit_without_waiting_for_disk()  # a batch lost in a crash is still due: the next run redoes it
             # a case another transaction holds is skipped; it is still due for the next run
             batch = _SweepBatch(now, cases=list(
-                Case.objects.select_for_update(skip_locked=True).filter(pk__in=ids, next_due_at__lte=now)))
+                Case.objects.select_for_update(skip_locked=True).only(*SWEPT_READS)
+                .filter(pk__in=ids, next_due_at__lte=now)))
             # the few categories and departments of the batch, shared (an escalation routes anew)
             prefetch_related_objects(batch.cases, "category", "lead_department")
             for case in batch.cases:

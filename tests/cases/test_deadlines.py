@@ -126,6 +126,24 @@ def test_a_muted_sweep_leaves_no_notice(loop, clock):
     assert not PendingNotice.objects.exists() and fan_out_notices() == 0
 
 
+def test_the_sweeps_statements_do_not_grow_with_the_cases_it_moves(loop, clock, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def sweep_of(n: int) -> int:
+        clock.set(2025, 11, 10, 9, 0)
+        for _ in range(n):
+            dispatch_at(loop, clock, 2025, 11, 10, 9, 0)
+        clock.set(2025, 11, 20, 9, 0)  # each is warned, overdue and escalated in one run
+        with CaptureQueriesContext(connection) as statements:
+            assert s.sweep_deadlines().escalated == n
+        return len(statements)
+
+    settings.LOCATOR_CHECK_SECONDS = 3600  # the caches' look at the configuration's version, as in a running process
+    sweep_of(1)  # the process's caches (time limits, routing table) filled
+    assert sweep_of(2) == sweep_of(6)
+
+
 def test_sweep_reads_only_due_cases(loop, clock, django_assert_max_num_queries):
     for _ in range(5):
         dispatch_at(loop, clock, 2025, 11, 10, 9, 0)
