@@ -379,7 +379,9 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
     IMPORT_ERRORS_LISTED) and nothing is written. Then the rows go in by chunks of `chunk_size`,
     a transaction each, with a few statements a chunk: the numbers of a township's day with one
     update, the cases with one insert, their events and outbox rows with one COPY each on
-    PostgreSQL. A chunk holds its townships' number counters only for its own writes."""
+    PostgreSQL. A chunk holds its townships' number counters only for its own writes. (Should the
+    database itself fail part-way, the chunks already committed stay, each whole, and the error
+    is raised: the rows are all checked before, so a bad row never does that.)"""
     if not getattr(actor, "is_authenticated", False):
         raise Forbidden("login_required", _("Sign in to report through this channel."))
     if channel not in Channel.values:
