@@ -163,7 +163,8 @@ class _Errors:
 CsvSource = str | Path | IO[str] | IO[bytes]
 
 
-def _decode(data: bytes) -> str:
+def decode_csv(data: bytes) -> str:
+    """The text of a CSV file: UTF-8 (a byte-order mark dropped), or the GB18030 a spreadsheet saves."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -180,7 +181,7 @@ def read_csv(file: CsvSource) -> list[list[str]]:
         data: str | bytes = Path(file).read_bytes()
     else:
         data = file.read()
-    text = _decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    text = decode_csv(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         return list(reader)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -40,20 +42,41 @@ def test_the_page_is_for_intake_staff(client, loop, signed_in, english_pages):
     assert b"Take in a file" in signed_in(loop.operator).get(reverse("web:desk")).content
 
 
-def test_check_then_take_in(client, loop, signed_in, english_pages):
+def _hidden(page: str, name: str) -> str:
+    return html.unescape(re.search(rf'name="{name}" value="([^"]*)"', page).group(1))
+
+
+def test_check_then_take_in_without_a_second_upload(client, loop, signed_in, english_pages):
     signed_in(loop.operator)
     checked = client.post(IMPORT, {"file": _file(_good(loop)), "channel": "hotline", "check": "1"})
     assert checked.status_code == 200
-    assert b"its 2 rows can be taken in" in checked.content
+    page = checked.content.decode()
+    assert "reports.csv is good: its 2 rows can be taken in" in page and "Take in these 2 rows" in page
     assert not Case.objects.exists() and not CaseSequence.objects.exists()
 
-    taken = client.post(IMPORT, {"file": _file(_good(loop)), "channel": "hotline", "take": "1"}, follow=True)
+    # the page sends the checked text back; it is checked again in full
+    assert _hidden(page, "text") == _good(loop)
+    sent_back = {"text": _hidden(page, "text"), "file_name": _hidden(page, "file_name"),
+                 "channel": _hidden(page, "channel"), "take": "1"}
+    taken = client.post(IMPORT, sent_back, follow=True)
     assert taken.redirect_chain[-1][0] == reverse("web:desk")
     assert b"2 cases taken in from reports.csv" in taken.content
     first, second = Case.objects.order_by("number")
     assert (first.channel, first.grid, second.grid, second.urgency) == \
         ("hotline", loop.grid, loop.territory.grids[1], "urgent")
     assert first.reporter_user == loop.operator
+
+    # a text altered on its way back is checked like any file
+    altered = {**sent_back, "text": sent_back["text"].replace("0601,夜市", "9999,夜市")}
+    refused = client.post(IMPORT, altered)
+    assert refused.status_code == 422 and "line 3, category" in refused.content.decode()
+    assert Case.objects.count() == 2
+
+
+def test_a_file_is_taken_in_at_once_too(client, loop, signed_in, english_pages):
+    signed_in(loop.operator)
+    taken = client.post(IMPORT, {"file": _file(_good(loop)), "take": "1"})
+    assert taken.status_code == 302 and Case.objects.filter(channel="import").count() == 2
 
 
 def test_a_bad_file_lists_its_lines_and_writes_nothing(client, loop, signed_in, english_pages):

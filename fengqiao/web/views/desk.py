@@ -13,6 +13,7 @@ without JavaScript every form is a plain post followed by a redirect.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fengqiao.cases import services
+from fengqiao.cases.catalogue import decode_csv
 from fengqiao.cases.importing import COLUMNS, describe, take_in_file
 from fengqiao.cases.models import Case, CaseAttachment, Category, Channel, Level, RequestType, Urgency
 from fengqiao.cases.numbering import tracking_code_display
@@ -231,9 +233,14 @@ WEB_IMPORT_MAX_BYTES = 2 * 1024 * 1024
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("CSV file"), error_messages={
-        "required": gettext_lazy("Choose a file."), "empty": gettext_lazy("The file is empty.")},
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}))
+    """A CSV file, or the text of one checked before (sent back with the page, so that taking it
+    in needs no second upload; it is checked again in full)."""
+
+    file = forms.FileField(label=gettext_lazy("CSV file"), required=False,
+                           error_messages={"empty": gettext_lazy("The file is empty.")},
+                           widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}))
+    text = forms.CharField(widget=forms.HiddenInput, required=False, strip=False)
+    file_name = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
     channel = forms.ChoiceField(label=gettext_lazy("The reports came through"), initial=Channel.IMPORT,
                                 required=False, choices=[(c.value, c.label) for c in IMPORT_CHANNELS])
 
@@ -241,12 +248,25 @@ class ImportForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > WEB_IMPORT_MAX_BYTES:
-            raise forms.ValidationError(_("The file is larger than %(mb)d MB; take it in with the command line.")
-                                        % {"mb": WEB_IMPORT_MAX_BYTES // (1024 * 1024)})
-        return upload
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        upload, text = cleaned.get("file"), cleaned.get("text") or ""
+        too_large = _("The file is larger than %(mb)d MB; take it in with the command line.") % {
+            "mb": WEB_IMPORT_MAX_BYTES // (1024 * 1024)}
+        if upload:
+            if upload.size > WEB_IMPORT_MAX_BYTES:
+                self.add_error("file", too_large)
+                return cleaned
+            try:
+                cleaned["text"], cleaned["file_name"] = decode_csv(upload.read()), upload.name
+            except DomainError as exc:
+                self.add_error("file", str(exc))
+        elif len(text.encode()) > WEB_IMPORT_MAX_BYTES:
+            self.add_error("file", too_large)
+        elif not text and not self.has_error("file"):
+            self.add_error("file", _("Choose a file."))
+        cleaned["channel"] = cleaned.get("channel") or Channel.IMPORT
+        return cleaned
 
 
 # -- rendering helpers -----------------------------------------------------------------------------
@@ -514,22 +534,22 @@ def import_file(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
+            data = form.cleaned_data
             dry_run = "check" in request.POST
             try:
-                cases = take_in_file(actor=request.user, file=form.cleaned_data["file"],
-                                     channel=form.cleaned_data["channel"] or Channel.IMPORT, dry_run=dry_run,
-                                     max_rows=WEB_IMPORT_MAX_ROWS)
+                cases = take_in_file(actor=request.user, file=io.StringIO(data["text"]), channel=data["channel"],
+                                     dry_run=dry_run, max_rows=WEB_IMPORT_MAX_ROWS)
             except DomainError as exc:
                 form.add_error(None, str(exc))
                 problems = describe(exc.errors) if exc.code != "too_many_rows" else []
                 status = 422
             else:
-                if dry_run:
-                    checked = len(cases)
-                else:
+                if not dry_run:
                     messages.success(request, _("%(n)d cases taken in from %(file)s.")
-                                     % {"n": len(cases), "file": form.cleaned_data["file"].name})
+                                     % {"n": len(cases), "file": data["file_name"] or _("the file")})
                     return redirect("web:desk")
+                checked = {"rows": len(cases), "text": data["text"], "file_name": data["file_name"],
+                           "channel": data["channel"]}
         else:
             status = 422
     else:
