@@ -357,6 +357,7 @@ def duplicate_numbers_many(*, cases: Sequence[Case], limit: int = 5) -> list[lis
     cases before it in the list. The cases have their numbers and are not saved yet."""
     found: list[list[_Near]] = [[] for _ in cases]
     boxes = []
+    earlier: dict[int, list[_Near]] = {}  # the batch's cases with a point, by category
     for i, case in enumerate(cases):
         if case.lon is None or case.lat is None:
             continue
@@ -364,11 +365,9 @@ def duplicate_numbers_many(*, cases: Sequence[Case], limit: int = 5) -> list[lis
         dlon, dlat = radius / mx, radius / my
         since = connection.ops.adapt_datetimefield_value((case.created_at or clock.now()) - window)
         boxes.append((i, case.category_id, case.lon - dlon, case.lon + dlon, case.lat - dlat, case.lat + dlat, since))
-        for j in range(i):  # the earlier ones of the same batch
-            other = cases[j]
-            if other.category_id == case.category_id and other.lon is not None and other.lat is not None \
-                    and abs(other.lon - case.lon) <= dlon and abs(other.lat - case.lat) <= dlat:
-                found[i].append(_Near(other.number, other.lon, other.lat))
+        same = earlier.setdefault(case.category_id, [])
+        found[i] += [other for other in same if abs(other.lon - case.lon) <= dlon and abs(other.lat - case.lat) <= dlat]
+        same.append(_Near(case.number, case.lon, case.lat))
     if boxes:
         q = connection.ops.quote_name
         open_states = [str(state) for state in sorted(OPEN_STATES)]
