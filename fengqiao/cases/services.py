@@ -887,7 +887,6 @@ class _SweepBatch:
     someone must hear of, a pending notice each (fanned out to the recipients by the worker's next
     step, cases.notifications.fan_out_notices)."""
 
-    now: Any
     cases: list[Case] = field(default_factory=list)
     events: list[CaseEvent] = field(default_factory=list)
     notices: list[PendingNotice] = field(default_factory=list)
@@ -943,7 +942,7 @@ def sweep_deadlines(*, limit: int = 1000, batch_size: int = SWEEP_BATCH) -> Swee
         with transaction.atomic():
             commit_without_waiting_for_disk()  # a batch lost in a crash is still due: the next run redoes it
             # a case another transaction holds is skipped; it is still due for the next run
-            batch = _SweepBatch(now, cases=list(
+            batch = _SweepBatch(cases=list(
                 Case.objects.select_for_update(skip_locked=True).only(*SWEPT_READS)
                 .filter(pk__in=ids, next_due_at__lte=now)))
             # the few categories and departments of the batch, shared (an escalation routes anew)
