@@ -37,7 +37,7 @@ from fengqiao.cases.models import (
     RequestType,
     Urgency,
 )
-from fengqiao.cases.notifications import is_muted
+from fengqiao.cases.notifications import is_muted, write_notices
 from fengqiao.cases.numbering import new_tracking_code, next_case_number, next_case_numbers
 from fengqiao.cases.routing import department_level, route
 from fengqiao.cases.states import FINAL_STATES, TRANSITIONS, CaseAction, CaseState, may_act
@@ -129,28 +129,21 @@ def _locate(*, lon: float | None, lat: float | None, grid: Grid | None,
 
 
 class _AreaLookup:
-    """Grids and regions by code for `_locate`; a bulk intake keeps one for all its rows."""
+    """Grids and regions by code for `_locate`, each read once; a bulk intake keeps one for all its rows."""
 
-    def __init__(self, remember: bool = False):
-        self.remember = remember
+    def __init__(self) -> None:
         self.grids: dict[str, Grid] = {}
         self.regions: dict[str, Region] = {}
 
     def grid(self, code: str) -> Grid:
-        found = self.grids.get(code)
-        if found is None:
-            found = Grid.objects.select_related("region").get(code=code)
-            if self.remember:
-                self.grids[code] = found
-        return found
+        if code not in self.grids:
+            self.grids[code] = Grid.objects.select_related("region").get(code=code)
+        return self.grids[code]
 
     def region(self, code: str) -> Region:
-        found = self.regions.get(code)
-        if found is None:
-            found = Region.objects.get(code=code)
-            if self.remember:
-                self.regions[code] = found
-        return found
+        if code not in self.regions:
+            self.regions[code] = Region.objects.get(code=code)
+        return self.regions[code]
 
 
 def _number_region(area_code: str) -> str:
@@ -388,7 +381,7 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
         raise _invalid("channel", "invalid_choice", _("Unknown channel."))
     now = clock.now()
     perms = permissions_for(actor)
-    lookup = _AreaLookup(remember=True)
+    lookup = _AreaLookup()
     may_take_in: dict[str, bool] = {}
     cases: list[Case] = []
     errors: list[ErrorDetail] = []
@@ -432,7 +425,6 @@ def rows_refused(errors: list[ErrorDetail]) -> InvalidInput:
 
 @transaction.atomic
 def _import_chunk(actor: Any, cases: list[Case], channel: str, now) -> None:
-    from fengqiao.cases.notifications import write_notices
     from fengqiao.cases.selectors import duplicate_numbers_many
 
     by_counter: dict[str, list[Case]] = {}
