@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Header, Path, Query, Router, Status
@@ -25,6 +26,8 @@ from fengqiao.cases.schemas import (
     AcceptIn,
     AnswerIn,
     AssistReportIn,
+    CaseBatchIn,
+    CaseBatchOut,
     CaseCreateIn,
     CaseDetailOut,
     CaseListQuery,
@@ -151,6 +154,38 @@ def list_cases(request: HttpRequest, filters: Query[CaseListQuery]):
         # a forged cursor holding a time the database cannot store (selectors._decode_cursor lets it through)
         raise InvalidInput("invalid_cursor", _("The cursor is not valid."), field="cursor") from exc
     return {"items": [case_item(case) for case in page.items], "next_cursor": page.next_cursor}
+
+
+# registered before /{number}, which would take the path for a case number
+@router.post("/batch", response={201: CaseBatchOut, **ERROR_RESPONSES}, operation_id="cases_create_batch",
+             summary="Report many cases at once (a system's batch)")
+def create_cases(request: HttpRequest, payload: CaseBatchIn,
+                 idempotency_key: str | None = Header(None, alias="Idempotency-Key",
+                                                      max_length=IDEMPOTENCY_KEY_MAX)):
+    """For intake staff's systems: the hotline's platform, a sensor platform, a predecessor
+    system. Every row is checked as a single create checks it, and against your scope (you take in
+    cases where each row lies); when any row fails, the errors name the rows (`rows[7].description`)
+    and nothing is written. With an `Idempotency-Key`, a retry of the same batch answers 201 with
+    the cases the first one created, in the same order."""
+    rows = payload.rows
+    categories = Category.objects.select_related("platform").in_bulk({row.category for row in rows}, field_name="code")
+    grids = Grid.objects.select_related("region").in_bulk({row.grid for row in rows if row.grid}, field_name="code")
+    errors: list[ErrorDetail] = []
+    reports = []
+    for i, row in enumerate(rows):
+        category, grid = categories.get(row.category), grids.get(row.grid) if row.grid else None
+        if category is None:
+            errors.append(_unknown(f"rows[{i}].category", _("Unknown category: %(code)s."), row.category))
+        if row.grid and grid is None:
+            errors.append(_unknown(f"rows[{i}].grid", _("Unknown grid: %(code)s."), row.grid))
+        if category is not None and not errors:
+            reports.append(services.IncomingReport(category=category, grid=grid, **row.model_dump(exclude={"category", "grid"})))
+    if errors:
+        raise services.rows_refused(errors)
+    cases = services.case_import(actor=_actor(request), reports=reports, channel=payload.channel,
+                                 idempotency_key=idempotency_key or None)
+    prefetch_related_objects(cases, "platform")
+    return Status(201, {"items": [case_item(case) for case in cases]})
 
 
 @router.get("/{number}", response={200: CaseDetailOut, **ERROR_RESPONSES}, operation_id="cases_get", summary="A case with its timeline")

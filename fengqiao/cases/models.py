@@ -426,11 +426,16 @@ class CaseSequence(models.Model):
 
 
 class IdempotencyKey(models.Model):
+    """A caller's key for a create, so that a retry returns what the first request made: one case
+    (`case_report`), or a bulk intake's cases in their order (`case_import`, `case_ids`). One
+    namespace for both: the same key on another request answers a conflict."""
+
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
                               related_name="+")
     key = models.CharField(max_length=100)
     request_hash = models.CharField(max_length=64)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    case_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

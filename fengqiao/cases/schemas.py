@@ -32,6 +32,9 @@ RequestTypeValue = Literal["report", "consult", "complaint", "suggestion", "prai
 # channels a caller of the API may claim; the others (resident portal, sensors, Open311, imports)
 # have interfaces of their own
 ApiChannel = Literal["api", "hotline", "grid_worker"]
+# a batch comes from a system: an integration, the hotline's platform, a sensor platform, a file
+BatchChannel = Literal["api", "hotline", "sensor", "open311", "import"]
+BATCH_MAX = 500
 
 
 def _no_nul(value: Any) -> Any:
@@ -85,7 +88,9 @@ class CaseListQuery(Checked):
         return value
 
 
-class CaseCreateIn(In):
+class CaseRowIn(In):
+    """One report: what a create takes, less its channel and photos (a row of a batch)."""
+
     category: str = Field(..., max_length=CODE_MAX, description="category code")
     description: str = Field(..., description="up to 2000 characters")
     lon: float | None = Field(None, description="WGS84 longitude; give lon and lat, or a grid")
@@ -98,8 +103,17 @@ class CaseCreateIn(In):
     anonymous: bool = False
     reporter_name: str = Field("", max_length=100)
     reporter_phone: str = Field("", max_length=30)
+
+
+class CaseCreateIn(CaseRowIn):
     channel: ApiChannel = "api"
     photos: list[str] = Field([], max_length=MAX_PHOTOS, description="JPEG, PNG or WebP images, base64-encoded")
+
+
+class CaseBatchIn(In):
+    channel: BatchChannel = Field("api", description="where the reports came from")
+    rows: list[CaseRowIn] = Field(..., min_length=1, max_length=BATCH_MAX,
+                                  description=f"the reports, 1 to {BATCH_MAX}; all are taken in or none")
 
 
 # -- inputs: one per action --------------------------------------------------------------------
@@ -261,6 +275,10 @@ class CaseItemOut(Schema):
 class CasePageOut(Schema):
     items: list[CaseItemOut]
     next_cursor: str | None
+
+
+class CaseBatchOut(Schema):
+    items: list[CaseItemOut] = Field(description="the new cases, in the order of the rows")
 
 
 class ReporterOut(Schema):

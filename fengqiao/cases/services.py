@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -360,7 +360,7 @@ IMPORT_ERRORS_LISTED = 50
 
 
 def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str = Channel.IMPORT,
-                chunk_size: int = IMPORT_CHUNK) -> list[Case]:
+                chunk_size: int = IMPORT_CHUNK, idempotency_key: str | None = None) -> list[Case]:
     """Take in many reports at once: a file from the 12345 hotline's platform, a predecessor
     system's open matters, a sensor platform's backlog. Each case gets what `case_report` gives
     one (its number, the stage's and the answer's clocks, the possible duplicates on its first
@@ -374,11 +374,65 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
     update, the cases with one insert, their events and outbox rows with one COPY each on
     PostgreSQL. A chunk holds its townships' number counters only for its own writes. (Should the
     database itself fail part-way, the chunks already committed stay, each whole, and the error
-    is raised: the rows are all checked before, so a bad row never does that.)"""
+    is raised: the rows are all checked before, so a bad row never does that.)
+
+    With an `idempotency_key` the whole batch and its key commit in one transaction, and a retry
+    of the same batch returns the cases the first one made, in their order (nothing new is
+    written); the same key with other rows answers Conflict `idempotency_key_reused`."""
     if not getattr(actor, "is_authenticated", False):
         raise Forbidden("login_required", _("Sign in to report through this channel."))
     if channel not in Channel.values:
         raise _invalid("channel", "invalid_choice", _("Unknown channel."))
+    key_hash = ""
+    if idempotency_key:
+        key_hash = _request_hash(channel=channel, rows=[
+            {**{name: getattr(report, name) for name in _REPORT_FIELDS},
+             "category": report.category.pk, "grid": report.grid.pk if report.grid else None} for report in reports])
+        earlier = _cases_of_key(actor, idempotency_key, key_hash)
+        if earlier is not None:
+            return earlier
+    cases = _checked_cases(actor, reports, channel)
+    if not cases:
+        return []
+    if not idempotency_key:
+        for start in range(0, len(cases), max(1, chunk_size)):
+            _import_chunk(actor, cases[start:start + chunk_size], channel, cases[0].created_at)
+        return cases
+    try:
+        with transaction.atomic():  # the chunks nest in it: the cases and the key commit together
+            for start in range(0, len(cases), max(1, chunk_size)):
+                _import_chunk(actor, cases[start:start + chunk_size], channel, cases[0].created_at)
+            try:
+                with transaction.atomic():
+                    IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash,
+                                                  case_ids=[case.pk for case in cases], created_at=cases[0].created_at)
+            except IntegrityError:
+                raise _LostRace from None  # a concurrent retry with the same key won: undo this batch
+    except _LostRace:
+        earlier = _cases_of_key(actor, idempotency_key, key_hash)
+        if earlier is None:
+            raise Conflict("retry", _("The same request is being processed; try again.")) from None
+        return earlier
+    return cases
+
+
+_REPORT_FIELDS = [f.name for f in fields(IncomingReport) if f.name not in ("category", "grid")]
+
+
+def _cases_of_key(actor: Any, key: str, key_hash: str) -> list[Case] | None:
+    """The cases an earlier bulk intake with this key made, in their order; None for a new key."""
+    existing = IdempotencyKey.objects.filter(actor=actor, key=key).first()
+    if existing is None:
+        return None
+    if existing.request_hash != key_hash or existing.case_id is not None:
+        raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
+    by_id = Case.objects.select_related("category", "grid", "region").in_bulk(existing.case_ids)
+    return [by_id[pk] for pk in existing.case_ids if pk in by_id]
+
+
+def _checked_cases(actor: Any, reports: Sequence[IncomingReport], channel: str) -> list[Case]:
+    """The reports as new cases (unsaved, unnumbered), every row checked; InvalidInput naming
+    each failing row when any fails."""
     now = clock.now()
     perms = permissions_for(actor)
     lookup = _AreaLookup()
@@ -409,8 +463,6 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
             level=Level.TOWNSHIP, now=now))
     if errors:
         raise rows_refused(errors)
-    for start in range(0, len(cases), max(1, chunk_size)):
-        _import_chunk(actor, cases[start:start + chunk_size], channel, now)
     return cases
 
 
@@ -881,7 +933,7 @@ class _SweepBatch:
 
     cases: list[Case] = field(default_factory=list)
     events: list[CaseEvent] = field(default_factory=list)
-    notices: list[PendingNotice] = field(default_factory=list)
+    notices: list[list[Any]] = field(default_factory=list)  # PendingNotice rows, NOTICE_FIELDS
 
     def event(self, case: Case, action: CaseAction, now, *, from_state: str | None = None, reason: str = "",
               payload: dict[str, Any] | None = None, is_public: bool = False, topic: str | None = None) -> None:
@@ -889,12 +941,12 @@ class _SweepBatch:
                             to_state=case.state, reason=reason, payload=payload, now=now, is_public=is_public)
         self.events.append(event)
         if topic and not is_muted():
-            self.notices.append(PendingNotice(case=case, topic=topic, event_seq=event.seq, created_at=now))
+            self.notices.append([case.pk, topic, event.seq, now])
 
     def write(self) -> None:
         update_rows(self.cases, SWEPT_FIELDS)
         insert_rows(CaseEvent, EVENT_FIELDS, row_values(self.events, EVENT_FIELDS))
-        insert_rows(PendingNotice, NOTICE_FIELDS, row_values(self.notices, NOTICE_FIELDS))
+        insert_rows(PendingNotice, NOTICE_FIELDS, self.notices)
 
 
 # the fields a sweep may change on a case (escalation moves it up a level and back to dispatch)
@@ -907,7 +959,7 @@ SWEPT_READS = [*SWEPT_FIELDS, "number", "category", "urgency", "area_code", "ans
                "answered_at"]
 EVENT_FIELDS = [f.name for f in CaseEvent._meta.concrete_fields if not f.primary_key]
 NOTICE_FIELDS = ["case", "topic", "event_seq", "created_at"]
-SWEEP_BATCH = 250
+SWEEP_BATCH = 500
 SWEEP_STEPS = 4  # warn, overdue, escalate: a case long due takes them all in one run
 
 
@@ -925,18 +977,20 @@ def sweep_deadlines(*, limit: int = 1000, batch_size: int = SWEEP_BATCH) -> Swee
     now = clock.now()
     report = SweepReport()
     seen: set[int] = set()
+    if not Case.objects.filter(next_due_at__lte=now).exists():  # most minutes: one indexed read, no transaction
+        return report
     while report.looked_at < limit:
-        ids = list(Case.objects.filter(next_due_at__lte=now).exclude(pk__in=seen).order_by("next_due_at")
-                   .values_list("pk", flat=True)[: min(batch_size, limit - report.looked_at)])
-        if not ids:
-            break
-        seen.update(ids)
         with transaction.atomic():
             commit_without_waiting_for_disk()  # a batch lost in a crash is still due: the next run redoes it
-            # a case another transaction holds is skipped; it is still due for the next run
+            # the most overdue first; a case another transaction holds is skipped (SKIP LOCKED): it
+            # is still due for the next run
             batch = _SweepBatch(cases=list(
                 Case.objects.select_for_update(skip_locked=True).only(*SWEPT_READS)
-                .filter(pk__in=ids, next_due_at__lte=now)))
+                .filter(next_due_at__lte=now).exclude(pk__in=seen).order_by("next_due_at")
+                [: min(batch_size, limit - report.looked_at)]))
+            if not batch.cases:
+                break
+            seen.update(case.pk for case in batch.cases)
             # the few categories and departments of the batch, shared (an escalation routes anew)
             prefetch_related_objects(batch.cases, "category", "lead_department")
             for case in batch.cases:

@@ -4,7 +4,7 @@ Django's bulk_create and bulk_update build every value through the query compile
 PostgreSQL, quote them into the SQL text on the client (Django binds parameters client-side by
 default); for a few thousand rows that costs more CPU than the database spends writing them. These
 helpers prepare each value once and let the driver send them. On PostgreSQL, inserts go by COPY
-and updates as one UPDATE joined to arrays of the new values, bound on the server; SQLite, which runs
+and updates as one UPDATE joined to arrays of the new values, bound on the server in binary; SQLite, which runs
 in process, takes batched statements.
 """
 
@@ -86,7 +86,8 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
             import psycopg
 
             names = [q(str(f.column)) for f in columns]
-            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [meta.pk, *columns])
+            # binary arrays: the driver packs the values without quoting and escaping each as text
+            arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in [meta.pk, *columns])
             sql = (f"UPDATE {table} SET " + ", ".join(f"{n} = v.{n}" for n in names)  # noqa: S608
                    + f" FROM unnest({arrays}) AS v({pk}, {', '.join(names)}) WHERE {table}.{pk} = v.{pk}")
             # Django's own cursors bind on the client (quoting every value into the SQL text)

@@ -7,12 +7,13 @@ import pytest
 from fengqiao.cases import services as s
 from fengqiao.cases.counts import open_counts
 from fengqiao.cases.events import verify_chain
-from fengqiao.cases.models import Case, CaseSequence, Channel, RequestType, Urgency
+from fengqiao.cases.models import Case, CaseEvent, CaseSequence, Channel, IdempotencyKey, RequestType, Urgency
 from fengqiao.cases.selectors import duplicate_candidates
 from fengqiao.cases.services import IncomingReport, case_import
-from fengqiao.core.errors import Forbidden, InvalidInput
+from fengqiao.core.errors import Conflict, Forbidden, InvalidInput
 from fengqiao.notify.models import Message
-from tests.factories import CategoryFactory
+from fengqiao.org.models import Role
+from tests.factories import AssignmentFactory, CategoryFactory, UserFactory
 
 # what a case is once taken in, whichever way it came
 SAME_AS_REPORTED = ["state", "level", "channel", "request_type", "category_id", "platform_id", "grid_id", "region_id",
@@ -125,6 +126,55 @@ def test_only_intake_staff_take_in_a_batch(loop):
 def test_an_empty_batch_writes_nothing(loop):
     assert case_import(actor=loop.operator, reports=[]) == []
     assert not Case.objects.exists()
+
+
+def test_a_retried_batch_returns_its_cases_and_writes_nothing_new(loop):
+    rows = _rows(loop, 3, description="排水沟堵塞") + _rows(loop, 1, description="井盖缺失")
+    first = case_import(actor=loop.operator, reports=rows, idempotency_key="batch-1")
+    written = (Case.objects.count(), CaseEvent.objects.count(), Message.objects.count())
+    again = case_import(actor=loop.operator, reports=rows, idempotency_key="batch-1")
+    assert [c.number for c in again] == [c.number for c in first]
+    assert [c.description for c in again] == ["排水沟堵塞"] * 3 + ["井盖缺失"]
+    assert (Case.objects.count(), CaseEvent.objects.count(), Message.objects.count()) == written
+    # another caller's key of the same name is another key
+    colleague = UserFactory()
+    AssignmentFactory(user=colleague, role=Role.OPERATOR, region=loop.operator.assignments.get().region)
+    other = case_import(actor=colleague, reports=rows[:1], idempotency_key="batch-1")
+    assert other[0].number not in {c.number for c in first}
+
+
+def test_a_batch_key_used_for_other_rows_is_refused(loop):
+    rows = _rows(loop, 2)
+    case_import(actor=loop.operator, reports=rows, idempotency_key="batch-2")
+    count = Case.objects.count()
+    with pytest.raises(Conflict) as raised:
+        case_import(actor=loop.operator, reports=rows[:1], idempotency_key="batch-2")
+    assert raised.value.code == "idempotency_key_reused"
+    # a key one report used is not a batch's either: keys share one namespace
+    lon, lat = loop.point()
+    s.case_report(actor=loop.operator, channel=Channel.HOTLINE, category=loop.category, description="单件",
+                  lon=lon, lat=lat, idempotency_key="single-1")
+    with pytest.raises(Conflict):
+        case_import(actor=loop.operator, reports=rows, idempotency_key="single-1")
+    assert Case.objects.count() == count + 1
+
+
+def test_a_batch_that_loses_the_race_for_its_key_undoes_itself(loop, monkeypatch):
+    rows = _rows(loop, 3)
+    first = case_import(actor=loop.operator, reports=rows, idempotency_key="batch-3")
+    sequences = list(CaseSequence.objects.values_list("key", "value"))
+    looked = []
+    real = s._cases_of_key
+
+    def not_yet_there(*args):  # the retry looks before the first batch has committed its key
+        looked.append(args)
+        return None if len(looked) == 1 else real(*args)
+
+    monkeypatch.setattr(s, "_cases_of_key", not_yet_there)
+    again = case_import(actor=loop.operator, reports=rows, idempotency_key="batch-3")
+    assert [c.pk for c in again] == [c.pk for c in first]
+    assert Case.objects.count() == 3 and IdempotencyKey.objects.count() == 1
+    assert list(CaseSequence.objects.values_list("key", "value")) == sequences  # its numbers were given back
 
 
 # -- from a CSV file ------------------------------------------------------------------------------
