@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/intake.py [--database sqlite|postgres|both] [--cases 100000] [--max-seconds 150]
                                      [--bulk-cases N] [--chunk 500]
-                                     [--http-cases N] [--http-seconds 60] [--clients 16] [--quick]
+                                     [--http-cases N] [--http-seconds 60] [--clients 16] [--http-batch N]
+                                     [--quick]
 
 For each database, in a fresh database of its own (SQLite in a private temporary directory;
 PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
@@ -30,6 +31,9 @@ PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
    queueing); a refused connection is retried with the same key. Then: cases in the database ==
    successful creates, and 50 retries with used keys create nothing new. On PostgreSQL the
    server's connections are sampled meanwhile (running, waiting for a lock, idle in transaction).
+   With --http-batch N each request is POST /api/v1/cases/batch of N rows (one Idempotency-Key
+   a batch; a retried batch must answer with the same cases): cases/s counts cases, the latency
+   is a request's.
    The server is `fengqiao serve` (waitress, 16 threads) unless --runserver asks for Django's
    development server (threaded, one connection per client); with --nodelay that one's connections
    set TCP_NODELAY, as production servers do.
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import subprocess
@@ -132,7 +137,7 @@ def api_caller(token: str):
     client = Client(HTTP_HOST="127.0.0.1")
 
     def call(item: dict) -> None:
-        response = client.post("/api/v1/cases", data=_body(item), content_type="application/json",
+        response = client.post("/api/v1/cases", data=_body([item], 0), content_type="application/json",
                                HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
         if response.status_code != 201:
             raise RuntimeError(f"POST /api/v1/cases answered {response.status_code}: {response.content[:300]!r}")
@@ -290,15 +295,28 @@ class Server:
         self.log.close()
 
 
-def _body(item: dict) -> bytes:
-    return json.dumps({"category": item["category"].code, "description": item["description"], "lon": item["lon"],
-                       "lat": item["lat"], "channel": "hotline"}, ensure_ascii=False).encode()
+def _row(item: dict) -> dict:
+    return {"category": item["category"].code, "description": item["description"], "lon": item["lon"], "lat": item["lat"]}
+
+
+def _body(items: list[dict], batch: int) -> bytes:
+    """A create's body, or with `batch` a batch's of those rows."""
+    if batch:
+        return json.dumps({"channel": "hotline", "rows": [_row(i) for i in items]}, ensure_ascii=False).encode()
+    return json.dumps({**_row(items[0]), "channel": "hotline"}, ensure_ascii=False).encode()
+
+
+def _numbers(data: bytes, batch: int) -> tuple[str, ...]:
+    """The case numbers of a 201 answer: one, or a batch's in order."""
+    answer = json.loads(data)
+    return tuple(item["number"] for item in answer["items"]) if batch else (answer["number"],)
 
 
 class Client(threading.Thread):
-    def __init__(self, port: int, token: str, jobs, deadline: float, results: list):
+    def __init__(self, port: int, token: str, jobs, deadline: float, results: list, batch: int = 0):
         super().__init__(daemon=True)
         self.port, self.token, self.jobs, self.deadline, self.results = port, token, jobs, deadline, results
+        self.batch, self.path = batch, "/api/v1/cases/batch" if batch else "/api/v1/cases"
         self.conn: http.client.HTTPConnection | None = None
 
     def send(self, body: bytes, key: str) -> tuple[int, bytes, int]:
@@ -309,7 +327,7 @@ class Client(threading.Thread):
             try:
                 if self.conn is None:
                     self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                self.conn.request("POST", "/api/v1/cases", body=body, headers=headers)
+                self.conn.request("POST", self.path, body=body, headers=headers)
                 response = self.conn.getresponse()
                 data = response.read()
                 if response.getheader("Connection", "").lower() == "close":
@@ -325,19 +343,16 @@ class Client(threading.Thread):
 
     def run(self) -> None:
         while time.monotonic() < self.deadline:
-            try:
-                item = next(self.jobs)
-            except StopIteration:
+            items = list(itertools.islice(self.jobs, max(1, self.batch)))
+            if not items:
                 break
             key = str(uuid.uuid4())
-            body = _body(item)
+            body = _body(items, self.batch)
             t0 = time.perf_counter()
             status, data, reconnects = self.send(body, key)
             elapsed = time.perf_counter() - t0
-            number = None
-            if status == 201:
-                number = json.loads(data).get("number")
-            self.results.append((status, elapsed, reconnects, key, body, number, data[:300] if status != 201 else b""))
+            numbers = _numbers(data, self.batch) if status == 201 else ()
+            self.results.append((status, elapsed, reconnects, key, body, numbers, data[:300] if status != 201 else b""))
         if self.conn is not None:
             self.conn.close()
 
@@ -358,7 +373,7 @@ class _Shared:
 
 
 def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict], clients: int,
-                seconds: float, url: str, nodelay: bool, kind: str = "waitress") -> dict:
+                seconds: float, url: str, nodelay: bool, kind: str = "waitress", batch: int = 0) -> dict:
     from fengqiao.cases.models import Case, IdempotencyKey
 
     server = Server(env, workdir, nodelay, kind=kind)
@@ -366,25 +381,26 @@ def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict]
         server.wait_ready()
         # warm the server's threads and caches (locator, permissions): 2 requests per client, not counted
         warm: list = []
-        warm_jobs = iter(items[:2 * clients])
-        warmers = [Client(server.port, token, warm_jobs, time.monotonic() + 60, warm) for _ in range(clients)]
+        warm_jobs = _Shared(items[:2 * clients * max(1, batch)])
+        warmers = [Client(server.port, token, warm_jobs, time.monotonic() + 60, warm, batch) for _ in range(clients)]
         for c in warmers:
             c.start()
         for c in warmers:
             c.join()
-        rest = items[2 * clients:]
+        rest = items[2 * clients * max(1, batch):]
         alone_items, rest = rest[:max(1, len(rest) // 5)], rest[max(1, len(rest) // 5):]
         jobs = _Shared(rest)
         # one client alone first (at most a fifth of the inputs): the time of a request without queueing
         serial: list = []
-        alone = Client(server.port, token, iter(alone_items), time.monotonic() + SERIAL_SECONDS, serial)
+        alone = Client(server.port, token, iter(alone_items), time.monotonic() + SERIAL_SECONDS, serial, batch)
         alone.run()
         serial_ok = [r[1] for r in serial if r[0] == 201]
+        serial_cases = sum(len(r[5]) for r in serial if r[0] == 201)
         before = Case.objects.count()
         keys_before = IdempotencyKey.objects.count()
         results: list = []
         deadline = time.monotonic() + seconds
-        workers = [Client(server.port, token, jobs, deadline, results) for _ in range(clients)]
+        workers = [Client(server.port, token, jobs, deadline, results, batch) for _ in range(clients)]
         sampler = _setup.ActivitySampler(url) if url.startswith("postgres") else None
         if sampler:
             sampler.start()
@@ -403,14 +419,14 @@ def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict]
         ok = [r for r in results if r[0] == 201]
         errors = Counter(r[0] for r in results if r[0] != 201)
         samples = [r[6] for r in results if r[0] != 201][:3]
-        numbers = [r[5] for r in ok]
+        numbers = [number for r in ok for number in r[5]]
         # retries of used keys: the same answer, nothing new written
         retry_jobs = ok[:RETRY_CHECKS]
-        retry_client = Client(server.port, token, iter(()), 0, [])
+        retry_client = Client(server.port, token, iter(()), 0, [], batch)
         same = 0
-        for _status, _t, _r, key, body, number, _d in retry_jobs:
+        for _status, _t, _r, key, body, earlier, _d in retry_jobs:
             status, data, _ = retry_client.send(body, key)
-            if status == 201 and json.loads(data).get("number") == number:
+            if status == 201 and _numbers(data, batch) == earlier:
                 same += 1
         if retry_client.conn is not None:
             retry_client.conn.close()
@@ -419,15 +435,15 @@ def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict]
         server.stop()
     latencies = [r[1] for r in ok]
     return {
-        "requests": len(results), "ok": len(ok), "errors": dict(errors), "error_samples": [s.decode(errors="replace") for s in samples],
-        "reconnects": sum(r[2] for r in results), "seconds": elapsed, "rate": len(ok) / max(elapsed, 1e-9),
+        "requests": len(results), "ok": len(numbers), "ok_requests": len(ok), "batch": batch, "errors": dict(errors), "error_samples": [s.decode(errors="replace") for s in samples],
+        "reconnects": sum(r[2] for r in results), "seconds": elapsed, "rate": len(numbers) / max(elapsed, 1e-9),
         **_setup.latency_summary(latencies), "clients": clients,
         "cases_in_db": created, "idempotency_keys": keys, "distinct_numbers": len(set(numbers)),
         "retries": len(retry_jobs), "retries_same_case": same, "cases_after_retries": after_retries,
         "backends": sampler.summary() if sampler else [], "nodelay": nodelay, "server": kind,
-        "serial": {"ok": len(serial_ok), "rate": len(serial_ok) / max(sum(r[1] for r in serial), 1e-9),
+        "serial": {"ok": serial_cases, "rate": serial_cases / max(sum(r[1] for r in serial), 1e-9),
                    **_setup.latency_summary(serial_ok)},
-        "consistent": created == len(ok) == len(set(numbers)) == keys and after_retries == created
+        "consistent": created == len(numbers) == len(set(numbers)) and keys == len(ok) and after_retries == created
         and same == len(retry_jobs),
     }
 
@@ -566,10 +582,11 @@ def child(args) -> None:
     if n_http and args.http_seconds > 0:
         connection.close()  # the server process gets the database to itself between phases
         print(f"\n  HTTP: up to {n_http:,} creates or {args.http_seconds:.0f} s, {args.clients} clients, "
+              + (f"batches of {args.http_batch} rows (POST /api/v1/cases/batch), " if args.http_batch else "")
               + ("runserver (threaded" + (", TCP_NODELAY)" if args.nodelay else ")") if args.runserver
                  else "fengqiao serve (waitress, 16 threads)"))
         result["http"] = http_intake(token, env, workdir, http_items, args.clients, args.http_seconds, url,
-                                     args.nodelay, "runserver" if args.runserver else "waitress")
+                                     args.nodelay, "runserver" if args.runserver else "waitress", args.http_batch)
         h = result["http"]
         print(f"    {h['ok']:,} created in {h['seconds']:.1f} s; errors {h['errors'] or 0}; "
               f"reconnects {h['reconnects']}; consistent: {h['consistent']}")
@@ -615,12 +632,13 @@ def print_database(r: dict) -> None:
     h = r.get("http")
     if h:
         one = h["serial"]
+        path = f"/api/v1/cases/batch of {h['batch']}" if h.get("batch") else "/api/v1/cases"
         server = ("waitress" if h.get("server") == "waitress"
                   else "runserver, TCP_NODELAY" if h["nodelay"] else "runserver")
-        rows.insert(1, [f"HTTP POST /api/v1/cases, 1 client ({server})", f"{one['ok']:,}", f"{one['rate']:,.0f}",
+        rows.insert(1, [f"HTTP POST {path}, 1 client ({server})", f"{one['ok']:,}", f"{one['rate']:,.0f}",
                         f"{one['p50_ms']:.1f}", f"{one['p95_ms']:.1f}",
                         f"{one['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / max(one['rate'], 1e-9):,.0f})"])
-        rows.insert(1, [f"HTTP POST /api/v1/cases, {h['clients']} clients ({server})", f"{h['ok']:,}", f"{h['rate']:,.0f}",
+        rows.insert(1, [f"HTTP POST {path}, {h['clients']} clients ({server})", f"{h['ok']:,}", f"{h['rate']:,.0f}",
                         f"{h['p50_ms']:.1f}", f"{h['p95_ms']:.1f}",
                         f"{h['rate'] / raw['rate']:.4f}  (1/{raw['rate'] / max(h['rate'], 1e-9):,.0f})"])
     print(f"\n  == {r['database']} ==")
@@ -681,6 +699,8 @@ def main() -> None:
                         help="the service-layer phase stops after this long (0: no limit)")
     parser.add_argument("--http-cases", type=int, default=None, help="HTTP creates at most (default: --cases)")
     parser.add_argument("--http-seconds", type=float, default=60, help="HTTP phase stops after this long")
+    parser.add_argument("--http-batch", type=int, default=0,
+                        help="rows a request: POST /api/v1/cases/batch instead of one case a POST /api/v1/cases")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--runserver", action="store_true",
                         help="serve with Django's development server instead of `fengqiao serve` (waitress)")
@@ -709,7 +729,7 @@ def main() -> None:
     print(f"Case intake benchmark on {_setup.machine()}")
     databases = list(_setup.DATABASES) if args.database == "both" else [args.database]
     argv = ["--cases", str(args.cases), "--http-cases", str(args.http_cases), "--http-seconds", str(args.http_seconds),
-            "--bulk-cases", str(args.bulk_cases), "--chunk", str(args.chunk), "--clients", str(args.clients), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else []) + (["--nodelay"] if args.nodelay else []) + (["--runserver"] if args.runserver else [])
+            "--bulk-cases", str(args.bulk_cases), "--chunk", str(args.chunk), "--clients", str(args.clients), "--http-batch", str(args.http_batch), "--max-seconds", str(args.max_seconds), "--ablation", str(args.ablation)] + (["--with-history"] if args.with_history else []) + (["--keep"] if args.keep else []) + (["--nodelay"] if args.nodelay else []) + (["--runserver"] if args.runserver else [])
     results = []
     for database in databases:
         extra = ["--profile", str(args.profile)] if args.profile is not None else []
