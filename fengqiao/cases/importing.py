@@ -41,13 +41,14 @@ def line_of(field: str | None) -> str | None:
 
 
 def take_in_file(*, actor: Any, file: CsvSource, channel: str = Channel.IMPORT, dry_run: bool = False,
-                 max_rows: int = MAX_ROWS) -> list[Case]:
-    """Read the file and take in its reports (`case_import`: every row or none). With `dry_run`
-    everything is checked and written in a transaction that is rolled back: the cases are returned
-    with the numbers they would have had, and nothing stays."""
+                 max_rows: int = MAX_ROWS, idempotency_key: str | None = None) -> list[Case]:
+    """Read the file and take in its reports (`case_import`: every row or none; with an
+    idempotency key, taking the same file in again returns the cases of the first time). With
+    `dry_run` everything is checked and written in a transaction that is rolled back: the cases
+    are returned with the numbers they would have had, and nothing stays."""
     reports = reports_from_csv(file, max_rows=max_rows)
     if not dry_run:
-        return case_import(actor=actor, reports=reports, channel=channel)
+        return case_import(actor=actor, reports=reports, channel=channel, idempotency_key=idempotency_key)
     with transaction.atomic():  # the chunks' own transactions nest in this one
         cases = case_import(actor=actor, reports=reports, channel=channel)
         transaction.set_rollback(True)

@@ -57,10 +57,16 @@ def test_check_then_take_in_without_a_second_upload(client, loop, signed_in, eng
     # the page sends the checked text back; it is checked again in full
     assert _hidden(page, "text") == _good(loop)
     sent_back = {"text": _hidden(page, "text"), "file_name": _hidden(page, "file_name"),
-                 "channel": _hidden(page, "channel"), "take": "1"}
+                 "channel": _hidden(page, "channel"), "idempotency_key": _hidden(page, "idempotency_key"),
+                 "take": "1"}
+    assert sent_back["idempotency_key"]
     taken = client.post(IMPORT, sent_back, follow=True)
     assert taken.redirect_chain[-1][0] == reverse("web:desk")
     assert b"2 cases taken in from reports.csv" in taken.content
+    # a second click on the button, or the browser sending the form again: taken in once
+    again = client.post(IMPORT, sent_back, follow=True)
+    assert b"2 cases taken in from reports.csv" in again.content
+    assert Case.objects.count() == 2
     first, second = Case.objects.order_by("number")
     assert (first.channel, first.grid, second.grid, second.urgency) == \
         ("hotline", loop.grid, loop.territory.grids[1], "urgent")
@@ -75,8 +81,15 @@ def test_check_then_take_in_without_a_second_upload(client, loop, signed_in, eng
 
 def test_a_file_is_taken_in_at_once_too(client, loop, signed_in, english_pages):
     signed_in(loop.operator)
-    taken = client.post(IMPORT, {"file": _file(_good(loop)), "take": "1"})
+    key = _hidden(client.get(IMPORT).content.decode(), "idempotency_key")
+    taken = client.post(IMPORT, {"file": _file(_good(loop)), "take": "1", "idempotency_key": key})
     assert taken.status_code == 302 and Case.objects.filter(channel="import").count() == 2
+    # the same upload sent twice is taken in once
+    assert client.post(IMPORT, {"file": _file(_good(loop)), "take": "1", "idempotency_key": key}).status_code == 302
+    assert Case.objects.count() == 2
+    # without a key (a form of an older page), each upload is taken in
+    assert client.post(IMPORT, {"file": _file(_good(loop)), "take": "1"}).status_code == 302
+    assert Case.objects.count() == 4
 
 
 def test_a_bad_file_lists_its_lines_and_writes_nothing(client, loop, signed_in, english_pages):

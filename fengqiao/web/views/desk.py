@@ -243,6 +243,8 @@ class ImportForm(forms.Form):
     file_name = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
     channel = forms.ChoiceField(label=gettext_lazy("The reports came through"), initial=Channel.IMPORT,
                                 required=False, choices=[(c.value, c.label) for c in IMPORT_CHANNELS])
+    # a second click, or the browser sending the form again, takes the file in once
+    idempotency_key = IdempotencyKeyField()
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -538,7 +540,8 @@ def import_file(request: HttpRequest) -> HttpResponse:
             dry_run = "check" in request.POST
             try:
                 cases = take_in_file(actor=request.user, file=io.StringIO(data["text"]), channel=data["channel"],
-                                     dry_run=dry_run, max_rows=WEB_IMPORT_MAX_ROWS)
+                                     dry_run=dry_run, max_rows=WEB_IMPORT_MAX_ROWS,
+                                     idempotency_key=None if dry_run else data["idempotency_key"] or None)
             except DomainError as exc:
                 form.add_error(None, str(exc))
                 problems = describe(exc.errors) if exc.code != "too_many_rows" else []
@@ -549,11 +552,11 @@ def import_file(request: HttpRequest) -> HttpResponse:
                                      % {"n": len(cases), "file": data["file_name"] or _("the file")})
                     return redirect("web:desk")
                 checked = {"rows": len(cases), "text": data["text"], "file_name": data["file_name"],
-                           "channel": data["channel"]}
+                           "channel": data["channel"], "idempotency_key": new_idempotency_key()}
         else:
             status = 422
     else:
-        form = ImportForm()
+        form = ImportForm(initial={"idempotency_key": new_idempotency_key()})
     return render(request, "web/desk/import.html", {
         "form": form, "problems": problems, "checked": checked,
         "max_rows": WEB_IMPORT_MAX_ROWS, "urgencies": Urgency.choices, "request_types": RequestType.choices},
