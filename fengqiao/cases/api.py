@@ -66,6 +66,7 @@ from fengqiao.cases.selectors import (
     case_get,
     case_list,
     case_timeline,
+    category_by_code,
     category_tree,
 )
 from fengqiao.core.errors import ErrorDetail, InvalidInput
@@ -97,7 +98,7 @@ def _raise(errors: list[ErrorDetail]) -> None:
 
 
 def _category(code: str, errors: list[ErrorDetail], field: str = "category") -> Category | None:
-    category = Category.objects.select_related("platform").filter(code=code).first()
+    category = category_by_code(code)
     if category is None:
         errors.append(_unknown(field, _("Unknown category: %(code)s."), code))
     return category
@@ -134,8 +135,10 @@ def _photos(items: list[str], field: str = "photos") -> list[services.Photo]:
 
 
 # -- rendering -------------------------------------------------------------------------------------
-def _detail(request: HttpRequest, case: Case) -> dict[str, Any]:
-    return case_detail(case, timeline=case_timeline(case=case), actions=[a.value for a in allowed_actions(actor=_actor(request), case=case)])
+def _detail(request: HttpRequest, case: Case, *, reported_without_photos: bool = False) -> dict[str, Any]:
+    known: dict[str, Any] = {"assists": [], "attachments": []} if reported_without_photos else {}
+    return case_detail(case, timeline=case_timeline(case=case),
+                       actions=[a.value for a in allowed_actions(actor=_actor(request), case=case)], **known)
 
 
 # -- reads -----------------------------------------------------------------------------------------
@@ -168,12 +171,11 @@ def create_cases(request: HttpRequest, payload: CaseBatchIn,
     and nothing is written. With an `Idempotency-Key`, a retry of the same batch answers 201 with
     the cases the first one created, in the same order."""
     rows = payload.rows
-    categories = Category.objects.select_related("platform").in_bulk({row.category for row in rows}, field_name="code")
     grids = Grid.objects.select_related("region").in_bulk({row.grid for row in rows if row.grid}, field_name="code")
     errors: list[ErrorDetail] = []
     reports = []
     for i, row in enumerate(rows):
-        category, grid = categories.get(row.category), grids.get(row.grid) if row.grid else None
+        category, grid = category_by_code(row.category), grids.get(row.grid) if row.grid else None
         if category is None:
             errors.append(_unknown(f"rows[{i}].category", _("Unknown category: %(code)s."), row.category))
         if row.grid and grid is None:
@@ -233,7 +235,8 @@ def create_case(request: HttpRequest, payload: CaseCreateIn,
         request_type=payload.request_type, is_public=payload.is_public, anonymous=payload.anonymous, reporter_name=payload.reporter_name,
         reporter_phone=payload.reporter_phone, photos=_photos(payload.photos), idempotency_key=idempotency_key or None,
     )
-    return Status(201, _detail(request, case))
+    # a case not moved since its report (version 1) has no assists, and no attachments unless sent with it
+    return Status(201, _detail(request, case, reported_without_photos=not payload.photos and case.version == 1))
 
 
 # -- actions: POST /cases/{number}/{action} ------------------------------------------------------------

@@ -16,7 +16,7 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
-from fengqiao.cases.models import Case, CaseAttachment, CaseEvent
+from fengqiao.cases.models import Case, CaseAssist, CaseAttachment, CaseEvent
 from fengqiao.cases.services import REASON_MAX
 from fengqiao.cases.states import CaseState
 from fengqiao.core.masking import mask_address, mask_name, mask_phone
@@ -403,8 +403,15 @@ def _attachment(attachment: CaseAttachment) -> dict[str, Any]:
             "width": attachment.width, "height": attachment.height, "created_at": attachment.created_at}
 
 
-def case_detail(case: Case, *, timeline: list[CaseEvent], actions: list[str]) -> dict[str, Any]:
-    """The case with its timeline, photos and deadlines; the reporter masked, never in full."""
+def case_detail(case: Case, *, timeline: list[CaseEvent], actions: list[str],
+                assists: list[CaseAssist] | None = None, attachments: list[CaseAttachment] | None = None) -> dict[str, Any]:
+    """The case with its timeline, photos and deadlines; the reporter masked, never in full. The
+    assists and attachments are read unless the caller knows them (a case just reported has no
+    assists, and no attachments when it came without photos)."""
+    if assists is None:
+        assists = list(case.assists.select_related("department").order_by("requested_at", "pk"))
+    if attachments is None:
+        attachments = list(case.attachments.order_by("created_at", "pk"))
     detail = case_item(case)
     detail.update({
         "description": case.description, "address": case.address, "lon": case.lon, "lat": case.lat,
@@ -423,9 +430,8 @@ def case_detail(case: Case, *, timeline: list[CaseEvent], actions: list[str]) ->
         "accepted_at": case.accepted_at, "dispatched_at": case.dispatched_at, "handled_at": case.handled_at,
         "closed_at": case.closed_at, "rated_at": case.rated_at,
         "assists": [{"department": _ref(a.department), "requested_at": a.requested_at,
-                     "reported_at": a.reported_at, "report": a.report}
-                    for a in case.assists.select_related("department").order_by("requested_at", "pk")],
-        "attachments": [_attachment(a) for a in case.attachments.order_by("created_at", "pk")],
+                     "reported_at": a.reported_at, "report": a.report} for a in assists],
+        "attachments": [_attachment(a) for a in attachments],
         "timeline": [_event(e) for e in timeline],
         "actions": actions,
     })

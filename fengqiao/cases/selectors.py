@@ -181,11 +181,29 @@ from django.utils.dateparse import parse_datetime  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
 
 from fengqiao.cases.models import Case, CaseAssist, CaseEvent, DeadlineWarning  # noqa: E402
+from fengqiao.cases.signals import CATALOGUE_KEY  # noqa: E402
 from fengqiao.cases.states import OPEN_STATES, TRANSITIONS, CaseAction, CaseState, may_act  # noqa: E402
 from fengqiao.core import clock  # noqa: E402
 from fengqiao.core.errors import InvalidInput, NotFound  # noqa: E402
+from fengqiao.core.versioning import VersionedCache  # noqa: E402
 from fengqiao.geo.geometry import metres_per_degree  # noqa: E402
 from fengqiao.org.permissions import Action, permissions_for  # noqa: E402
+
+
+def _categories_by_code() -> dict[str, Category]:
+    return {category.code: category for category in Category.objects.select_related("platform")}
+
+
+# every category by its code, per process; rebuilt when the catalogue changes (cases.signals)
+_by_code: VersionedCache[dict[str, Category]] = VersionedCache(CATALOGUE_KEY, _categories_by_code,
+                                                               lambda: settings.LOCATOR_CHECK_SECONDS)
+
+
+def category_by_code(code: str) -> Category | None:
+    """A category, in use or not, with its platform: from the process's copy of the catalogue
+    (intake looks one up for every report)."""
+    return _by_code.get().get(code)
+
 
 CASE_LIST_RELATED = ("category", "platform", "grid", "region", "lead_department")
 

@@ -210,6 +210,8 @@ def _new_case(*, actor: Any, channel: str, request_type: str, category: Category
         reporter_phone="" if anonymous else reporter_phone.strip(),
         level=level, created_at=now, updated_at=now,
     )
+    if Category.platform.is_cached(category):  # the category came with its platform: the case shares it
+        case.platform = category.platform
     if case.reporter_phone:
         from fengqiao.core.crypto import blind_index
 
@@ -217,10 +219,6 @@ def _new_case(*, actor: Any, channel: str, request_type: str, category: Category
     deadlines.start_stage(case, now)
     deadlines.start_answer_clock(case, now)
     return case
-
-
-class _LostRace(Exception):
-    """Another request with the same idempotency key created the case first."""
 
 
 def case_report(
@@ -318,20 +316,19 @@ def case_report(
             case.save(force_insert=True)
             CaseEvent.objects.bulk_create(events)
             if idempotency_key:
-                try:
-                    with transaction.atomic():
-                        IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash or "", case=case,
-                                                      created_at=now)
-                except IntegrityError:
-                    # a concurrent retry with the same key won the race: undo everything written here
-                    raise _LostRace from None
+                # a concurrent retry with the same key that committed first makes this insert fail,
+                # which undoes everything written here (below: its case is the answer)
+                IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash or "", case=case,
+                                              created_at=now)
             _store_photos(case, events[-1], photos, now)  # files last: a lost race above leaves none behind
             message.send(case=case)
             return case
 
-    except _LostRace:
+    except IntegrityError:
+        if not idempotency_key:
+            raise
         winner = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
-        if winner is None:
+        if winner is None or winner.case is None:
             raise Conflict("retry", _("The same request is being processed; try again.")) from None
         return winner.case
 
@@ -402,13 +399,10 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
         with transaction.atomic():  # the chunks nest in it: the cases and the key commit together
             for start in range(0, len(cases), max(1, chunk_size)):
                 _import_chunk(actor, cases[start:start + chunk_size], channel, cases[0].created_at)
-            try:
-                with transaction.atomic():
-                    IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash,
-                                                  case_ids=[case.pk for case in cases], created_at=cases[0].created_at)
-            except IntegrityError:
-                raise _LostRace from None  # a concurrent retry with the same key won: undo this batch
-    except _LostRace:
+            # fails when a concurrent retry with the same key committed first: this batch is undone
+            IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash,
+                                          case_ids=[case.pk for case in cases], created_at=cases[0].created_at)
+    except IntegrityError:
         earlier = _cases_of_key(actor, idempotency_key, key_hash)
         if earlier is None:
             raise Conflict("retry", _("The same request is being processed; try again.")) from None

@@ -1,12 +1,14 @@
 """Case reads: scope, filters, cursor pages and a bounded number of queries."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fengqiao.cases import services as s
-from fengqiao.cases.selectors import CaseFilters, case_get, case_list, case_timeline
+from fengqiao.cases.selectors import CaseFilters, case_get, case_list, case_timeline, category_by_code
 from fengqiao.core.errors import InvalidInput, NotFound
 from fengqiao.org.models import Role
-from tests.factories import AssignmentFactory, UserFactory
+from tests.factories import AssignmentFactory, CategoryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +98,17 @@ def test_timeline_hides_internal_events_from_the_public(loop, clock):
     staff = [e.action for e in case_timeline(case=case)]
     public = [e.action for e in case_timeline(case=case, public_only=True)]
     assert "overdue" in staff and "overdue" not in public
+
+
+def test_a_category_by_its_code_follows_the_catalogue(loop):
+    assert category_by_code(loop.category.code) == loop.category
+    with CaptureQueriesContext(connection) as queries:  # the process keeps the catalogue
+        found = category_by_code(loop.category.code)
+    assert not [q for q in queries.captured_queries if "cases_category" in q["sql"]]
+    assert found.platform.code == loop.category.platform.code
+    assert category_by_code("9999") is None
+    loop.category.is_active = False
+    loop.category.save()  # a change to the catalogue is seen at once
+    assert category_by_code(loop.category.code).is_active is False
+    added = CategoryFactory(code="9901", platform=loop.category.platform)
+    assert category_by_code("9901") == added
