@@ -71,6 +71,7 @@ from fengqiao.cases.selectors import (
 )
 from fengqiao.core.errors import ErrorDetail, InvalidInput
 from fengqiao.geo.models import Grid
+from fengqiao.geo.selectors import grid_by_code
 from fengqiao.org.models import Department
 
 router = Router(tags=["cases"])
@@ -104,11 +105,12 @@ def _category(code: str, errors: list[ErrorDetail], field: str = "category") -> 
     return category
 
 
-def _grid(code: str, errors: list[ErrorDetail]) -> Grid | None:
-    grid = Grid.objects.select_related("region").filter(code=code).first()
-    if grid is None:
-        errors.append(_unknown("grid", _("Unknown grid: %(code)s."), code))
-    return grid
+def _grid(code: str, errors: list[ErrorDetail], field: str = "grid") -> Grid | None:
+    try:
+        return grid_by_code(code)
+    except Grid.DoesNotExist:
+        errors.append(_unknown(field, _("Unknown grid: %(code)s."), code))
+        return None
 
 
 def _department(code: str, errors: list[ErrorDetail], field: str = "department") -> Department | None:
@@ -171,15 +173,11 @@ def create_cases(request: HttpRequest, payload: CaseBatchIn,
     and nothing is written. With an `Idempotency-Key`, a retry of the same batch answers 201 with
     the cases the first one created, in the same order."""
     rows = payload.rows
-    grids = Grid.objects.select_related("region").in_bulk({row.grid for row in rows if row.grid}, field_name="code")
     errors: list[ErrorDetail] = []
     reports = []
     for i, row in enumerate(rows):
-        category, grid = category_by_code(row.category), grids.get(row.grid) if row.grid else None
-        if category is None:
-            errors.append(_unknown(f"rows[{i}].category", _("Unknown category: %(code)s."), row.category))
-        if row.grid and grid is None:
-            errors.append(_unknown(f"rows[{i}].grid", _("Unknown grid: %(code)s."), row.grid))
+        category = _category(row.category, errors, f"rows[{i}].category")
+        grid = _grid(row.grid, errors, f"rows[{i}].grid") if row.grid else None
         if category is not None and not errors:
             reports.append(services.IncomingReport(category=category, grid=grid, **row.model_dump(exclude={"category", "grid"})))
     if errors:

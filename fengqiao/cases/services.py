@@ -53,6 +53,7 @@ from fengqiao.core.errors import (
 )
 from fengqiao.geo.locator import get_locator
 from fengqiao.geo.models import Asset, Grid, Region
+from fengqiao.geo.selectors import grid_by_code, region_by_code
 from fengqiao.org.models import Department
 from fengqiao.org.permissions import Action, Target, permissions_for
 
@@ -104,16 +105,14 @@ def _check_photos(photos: Sequence[Photo]) -> None:
         check_photo(photo.data, field=f"photos[{i}]")
 
 
-def _locate(*, lon: float | None, lat: float | None, grid: Grid | None,
-            lookup: _AreaLookup | None = None) -> tuple[Grid | None, Region]:
+def _locate(*, lon: float | None, lat: float | None, grid: Grid | None) -> tuple[Grid | None, Region]:
     if lon is not None or lat is not None:
         if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)) \
                 or not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise _invalid("location", "invalid_point", _("Give both longitude and latitude, as numbers."))
         found = get_locator().locate(lon, lat)
-        lookup = lookup or _AreaLookup()
         if found.grid_code:
-            located = lookup.grid(found.grid_code)
+            located = grid_by_code(found.grid_code)
             if grid is not None and grid.pk != located.pk:
                 raise _invalid("grid", "grid_mismatch", _("The point lies in grid %(code)s, not in the grid given.")
                                % {"code": located.code})
@@ -121,29 +120,11 @@ def _locate(*, lon: float | None, lat: float | None, grid: Grid | None,
         if found.region_code:
             if grid is not None:
                 raise _invalid("grid", "grid_mismatch", _("The point lies outside the grid given."))
-            return None, lookup.region(found.region_code)
+            return None, region_by_code(found.region_code)
         raise _invalid("location", "outside_territory", _("The point lies outside the territory served."))
     if grid is not None:
         return grid, grid.region
     raise _invalid("location", "location_required", _("Give a point or choose a grid."))
-
-
-class _AreaLookup:
-    """Grids and regions by code for `_locate`, each read once; a bulk intake keeps one for all its rows."""
-
-    def __init__(self) -> None:
-        self.grids: dict[str, Grid] = {}
-        self.regions: dict[str, Region] = {}
-
-    def grid(self, code: str) -> Grid:
-        if code not in self.grids:
-            self.grids[code] = Grid.objects.select_related("region").get(code=code)
-        return self.grids[code]
-
-    def region(self, code: str) -> Region:
-        if code not in self.regions:
-            self.regions[code] = Region.objects.get(code=code)
-        return self.regions[code]
 
 
 def _number_region(area_code: str) -> str:
@@ -429,7 +410,6 @@ def _checked_cases(actor: Any, reports: Sequence[IncomingReport], channel: str) 
     each failing row when any fails."""
     now = clock.now()
     perms = permissions_for(actor)
-    lookup = _AreaLookup()
     may_take_in: dict[str, bool] = {}
     cases: list[Case] = []
     errors: list[ErrorDetail] = []
@@ -439,7 +419,7 @@ def _checked_cases(actor: Any, reports: Sequence[IncomingReport], channel: str) 
                 channel=channel, category=report.category, description=report.description, urgency=report.urgency,
                 request_type=report.request_type, address=report.address, reporter_name=report.reporter_name,
                 reporter_phone=report.reporter_phone, anonymous=report.anonymous)
-            grid, region = _locate(lon=report.lon, lat=report.lat, grid=report.grid, lookup=lookup)
+            grid, region = _locate(lon=report.lon, lat=report.lat, grid=report.grid)
             area_code = grid.code if grid else region.code
             if area_code not in may_take_in:
                 may_take_in[area_code] = perms.can(Action.INTAKE_CASE, Target(area_code=area_code))
