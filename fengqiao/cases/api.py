@@ -32,6 +32,7 @@ from fengqiao.cases.schemas import (
     CaseDetailOut,
     CaseListQuery,
     CasePageOut,
+    CaseRowIn,
     CategoryNodeOut,
     DecideExtensionIn,
     DispatchIn,
@@ -120,6 +121,12 @@ def _department(code: str, errors: list[ErrorDetail], field: str = "department")
     return department
 
 
+def _incoming(row: CaseRowIn, category: Category, grid: Grid | None) -> services.IncomingReport:
+    """A report's fields, its codes made objects (a create's channel and photos left aside)."""
+    return services.IncomingReport(category=category, grid=grid,
+                                   **row.model_dump(include=set(CaseRowIn.model_fields) - {"category", "grid"}))
+
+
 def _photos(items: list[str], field: str = "photos") -> list[services.Photo]:
     """Base64 (optionally as a data: URL) to bytes; the services judge the bytes themselves."""
     photos, errors = [], []
@@ -138,6 +145,8 @@ def _photos(items: list[str], field: str = "photos") -> list[services.Photo]:
 
 # -- rendering -------------------------------------------------------------------------------------
 def _detail(request: HttpRequest, case: Case, *, reported_without_photos: bool = False) -> dict[str, Any]:
+    """The case as an answer; a case reported without photos and not moved since (version 1) has
+    no assists or attachments to read."""
     known: dict[str, Any] = {"assists": [], "attachments": []} if reported_without_photos else {}
     return case_detail(case, timeline=case_timeline(case=case),
                        actions=[a.value for a in allowed_actions(actor=_actor(request), case=case)], **known)
@@ -179,7 +188,7 @@ def create_cases(request: HttpRequest, payload: CaseBatchIn,
         category = _category(row.category, errors, f"rows[{i}].category")
         grid = _grid(row.grid, errors, f"rows[{i}].grid") if row.grid else None
         if category is not None and not errors:
-            reports.append(services.IncomingReport(category=category, grid=grid, **row.model_dump(exclude={"category", "grid"})))
+            reports.append(_incoming(row, category, grid))
     if errors:
         raise services.rows_refused(errors)
     cases = services.case_import(actor=_actor(request), reports=reports, channel=payload.channel,
@@ -227,14 +236,18 @@ def create_case(request: HttpRequest, payload: CaseCreateIn,
     grid = _grid(payload.grid, errors) if payload.grid else None
     _raise(errors)
     assert category is not None
+    if not payload.photos:  # written together with the server's other reports of the moment
+        case = services.case_report_together(actor=_actor(request), channel=payload.channel,
+                                             report=_incoming(payload, category, grid),
+                                             idempotency_key=idempotency_key or None)
+        return Status(201, _detail(request, case, reported_without_photos=case.version == 1))
     case = services.case_report(
         actor=_actor(request), channel=payload.channel, category=category, description=payload.description,
         lon=payload.lon, lat=payload.lat, grid=grid, address=payload.address, urgency=payload.urgency,
         request_type=payload.request_type, is_public=payload.is_public, anonymous=payload.anonymous, reporter_name=payload.reporter_name,
         reporter_phone=payload.reporter_phone, photos=_photos(payload.photos), idempotency_key=idempotency_key or None,
     )
-    # a case not moved since its report (version 1) has no assists, and no attachments unless sent with it
-    return Status(201, _detail(request, case, reported_without_photos=not payload.photos and case.version == 1))
+    return Status(201, _detail(request, case))
 
 
 # -- actions: POST /cases/{number}/{action} ------------------------------------------------------------

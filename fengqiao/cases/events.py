@@ -36,7 +36,7 @@ def build_event(*, case: Case, action: str, actor: Any, from_state: str, to_stat
     digest = event_hash(case.last_event_hash, **fields)
     event = CaseEvent(
         case=case, seq=seq, action=action, actor_id=actor_id,
-        actor_label=actor_label if actor_label is not None else _actor_label(actor),
+        actor_label=actor_label if actor_label is not None else actor_label_of(actor),
         from_state=from_state, to_state=to_state, level=case.level, reason=reason, payload=payload,
         is_public=is_public, created_at=now, prev_hash=case.last_event_hash, hash=digest,
     )
@@ -51,7 +51,8 @@ def append_event(**kwargs: Any) -> CaseEvent:
     return event
 
 
-def _actor_label(actor: Any) -> str:
+def actor_label_of(actor: Any) -> str:
+    """How an event names who acted: the staff member's display name, the username, or "system"."""
     if actor is None:
         return "system"
     profile = getattr(actor, "staff_profile", None)

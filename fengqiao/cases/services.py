@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import prefetch_related_objects
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from fengqiao.cases import deadlines
-from fengqiao.cases.events import append_event, build_event
+from fengqiao.cases.events import actor_label_of, append_event, build_event
 from fengqiao.cases.models import (
     LEVEL_ORDER,
     Case,
@@ -51,6 +52,7 @@ from fengqiao.core.errors import (
     NotFound,
     TransitionNotAllowed,
 )
+from fengqiao.core.group_commit import GroupCommit, GroupWriteFailed
 from fengqiao.geo.locator import get_locator
 from fengqiao.geo.models import Asset, Grid, Region
 from fengqiao.geo.selectors import grid_by_code, region_by_code
@@ -232,48 +234,22 @@ def case_report(
 
     Everything is read, checked and computed first; the township's daily number counter, whose row
     stays locked until the commit, is taken last, just before the rows are written."""
+    report = dict(channel=channel, category=category, description=description, lon=lon, lat=lat, grid=grid,
+                  asset=asset, address=address, urgency=urgency, request_type=request_type, is_public=is_public,
+                  anonymous=anonymous, reporter_name=reporter_name, reporter_phone=reporter_phone, photos=photos,
+                  close_on_spot=close_on_spot, resolution=resolution)
     try:
         with transaction.atomic():
             now = clock.now()
             actor = actor if getattr(actor, "is_authenticated", False) else None
             key_hash = None
             if idempotency_key:
-                key_hash = _request_hash(
-                    channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
-                    grid=grid.pk if grid else None, asset=asset.pk if asset else None, address=address, urgency=urgency,
-                    request_type=request_type, is_public=is_public, anonymous=anonymous, reporter_name=reporter_name,
-                    reporter_phone=reporter_phone, close=close_on_spot, resolution=resolution,
-                    photos=[(p.kind, hashlib.sha256(p.data).hexdigest()) for p in photos])
-                existing = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
-                if existing:
-                    if existing.request_hash != key_hash:
-                        raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
-                    return existing.case
-
-            description = _check_report(channel=channel, category=category, description=description,
-                                        urgency=urgency, request_type=request_type, address=address,
-                                        reporter_name=reporter_name, reporter_phone=reporter_phone,
-                                        anonymous=anonymous)
-            if asset is not None and lon is None and lat is None:
-                lon, lat = asset.lon, asset.lat
-            grid, region = _locate(lon=lon, lat=lat, grid=grid)
-            _check_photos(photos)
-            area_code = grid.code if grid else region.code
-
-            perms = permissions_for(actor) if actor else None
-            if channel not in PUBLIC_CHANNELS:  # where anybody may report, signed in or not
-                _check_may_take_in(actor, perms, channel, area_code)
-            if close_on_spot:
-                if actor is None or not perms.can(Action.CLOSE_ON_SPOT, Target(area_code=area_code)):  # type: ignore[union-attr]
-                    raise Forbidden("forbidden", _("Only the grid's worker or chief closes a matter on the spot."))
-                if not any(p.kind == CaseAttachment.Kind.AFTER for p in photos):
-                    raise _invalid("photos", "after_photo_required", _("Add a photo taken after the matter was fixed."))
-
-            case = _new_case(
-                actor=actor, channel=channel, request_type=request_type, category=category, grid=grid, region=region,
-                area_code=area_code, asset=asset, lon=lon, lat=lat, address=address, description=description,
-                urgency=urgency, is_public=is_public, anonymous=anonymous, reporter_name=reporter_name,
-                reporter_phone=reporter_phone, level=Level.GRID if close_on_spot else Level.TOWNSHIP, now=now)
+                key_hash = _report_hash(**report)
+                earlier = _earlier_report(actor, idempotency_key, key_hash)
+                if earlier is not None:
+                    return earlier
+            case = _checked_report(actor=actor, now=now, **report)
+            area_code = case.area_code
             from fengqiao.cases.selectors import duplicate_candidates
 
             duplicates = [c.number for c in duplicate_candidates(case=case)]
@@ -312,6 +288,115 @@ def case_report(
         if winner is None or winner.case is None:
             raise Conflict("retry", _("The same request is being processed; try again.")) from None
         return winner.case
+
+
+def _report_hash(*, channel: str, category: Category, description: str, lon: float | None, lat: float | None,
+                 grid: Grid | None, asset: Asset | None, address: str, urgency: str, request_type: str,
+                 is_public: bool, anonymous: bool, reporter_name: str, reporter_phone: str, photos: Sequence[Photo],
+                 close_on_spot: bool, resolution: str) -> str:
+    """What an idempotency key stands for: the whole request, photos by their digest."""
+    return _request_hash(
+        channel=channel, category=category.pk, description=description, lon=lon, lat=lat,
+        grid=grid.pk if grid else None, asset=asset.pk if asset else None, address=address, urgency=urgency,
+        request_type=request_type, is_public=is_public, anonymous=anonymous, reporter_name=reporter_name,
+        reporter_phone=reporter_phone, close=close_on_spot, resolution=resolution,
+        photos=[(p.kind, hashlib.sha256(p.data).hexdigest()) for p in photos])
+
+
+def _earlier_report(actor: Any, key: str, key_hash: str) -> Case | None:
+    """The case an earlier request with this key created; None for a new key; Conflict when the
+    key was used for another request."""
+    existing = IdempotencyKey.objects.filter(actor=actor, key=key).select_related("case").first()
+    if existing is None:
+        return None
+    if existing.request_hash != key_hash or existing.case is None:
+        raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
+    return existing.case
+
+
+def _checked_report(*, actor: Any, channel: str, category: Category, description: str, lon: float | None,
+                    lat: float | None, grid: Grid | None, asset: Asset | None, address: str, urgency: str,
+                    request_type: str, is_public: bool, anonymous: bool, reporter_name: str, reporter_phone: str,
+                    photos: Sequence[Photo], close_on_spot: bool, resolution: str, now) -> Case:
+    """A single report checked (its fields, place, photos, the reporter's scope and channel) and
+    made a new case: unsaved, unnumbered, its clocks running."""
+    description = _check_report(channel=channel, category=category, description=description,
+                                urgency=urgency, request_type=request_type, address=address,
+                                reporter_name=reporter_name, reporter_phone=reporter_phone,
+                                anonymous=anonymous)
+    if asset is not None and lon is None and lat is None:
+        lon, lat = asset.lon, asset.lat
+    grid, region = _locate(lon=lon, lat=lat, grid=grid)
+    _check_photos(photos)
+    area_code = grid.code if grid else region.code
+
+    perms = permissions_for(actor) if actor else None
+    if channel not in PUBLIC_CHANNELS:  # where anybody may report, signed in or not
+        _check_may_take_in(actor, perms, channel, area_code)
+    if close_on_spot:
+        if actor is None or not perms.can(Action.CLOSE_ON_SPOT, Target(area_code=area_code)):  # type: ignore[union-attr]
+            raise Forbidden("forbidden", _("Only the grid's worker or chief closes a matter on the spot."))
+        if not any(p.kind == CaseAttachment.Kind.AFTER for p in photos):
+            raise _invalid("photos", "after_photo_required", _("Add a photo taken after the matter was fixed."))
+    return _new_case(
+        actor=actor, channel=channel, request_type=request_type, category=category, grid=grid, region=region,
+        area_code=area_code, asset=asset, lon=lon, lat=lat, address=address, description=description,
+        urgency=urgency, is_public=is_public, anonymous=anonymous, reporter_name=reporter_name,
+        reporter_phone=reporter_phone, level=Level.GRID if close_on_spot else Level.TOWNSHIP, now=now)
+
+
+# -- reports written together: a server's concurrent single reports ----------------------------
+@dataclass
+class _Waiting:
+    case: Case
+    key: str | None
+    key_hash: str
+
+
+def _write_together(waiting: list[_Waiting]) -> list[Case]:
+    cases = [w.case for w in waiting]
+    with transaction.atomic():
+        _write_new_cases(cases)
+        IdempotencyKey.objects.bulk_create([
+            IdempotencyKey(actor=w.case.reporter_user, key=w.key, request_hash=w.key_hash, case=w.case,
+                           created_at=w.case.created_at) for w in waiting if w.key])
+    return cases
+
+
+_reports_together: GroupCommit[_Waiting, Case] = GroupCommit(_write_together)
+
+
+def case_report_together(*, actor: Any, channel: str, report: IncomingReport,
+                         idempotency_key: str | None = None) -> Case:
+    """`case_report` for the concurrent requests of a server process (the API's create), without
+    photos: each request checks its report in its own thread as `case_report` does (the key, the
+    fields, the place, the reporter's scope and channel), then waits while the reports of that
+    moment are written together in one transaction, the way a bulk intake writes a chunk (one
+    number-counter update per township, one duplicate query, one insert per table; core.group_commit).
+    Under load the database's work per report falls; a report alone is written at once.
+
+    The case is the one `case_report` makes (a test compares them); a report sees the duplicates
+    among the others of its group too. Inside a transaction (the caller's writes must commit with
+    the case), or when the group's write fails (say a concurrent retry of one of its keys), the
+    report is taken alone by `case_report`."""
+    fields = dict(channel=channel, **{name: getattr(report, name) for name in _REPORT_FIELDS},
+                  category=report.category, grid=report.grid)
+    if connection.in_atomic_block:
+        return case_report(actor=actor, idempotency_key=idempotency_key, **fields)
+    now = clock.now()
+    reporter = actor if getattr(actor, "is_authenticated", False) else None
+    key_hash = ""
+    full = dict(fields, asset=None, photos=(), close_on_spot=False, resolution="")
+    if idempotency_key:
+        key_hash = _report_hash(**full)
+        earlier = _earlier_report(reporter, idempotency_key, key_hash)
+        if earlier is not None:
+            return earlier
+    case = _checked_report(actor=reporter, now=now, **full)
+    try:
+        return _reports_together.submit(_Waiting(case, idempotency_key, key_hash))
+    except GroupWriteFailed:
+        return case_report(actor=actor, idempotency_key=idempotency_key, **fields)
 
 
 # -- bulk intake -------------------------------------------------------------------------------
@@ -374,12 +459,12 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
         return []
     if not idempotency_key:
         for start in range(0, len(cases), max(1, chunk_size)):
-            _import_chunk(actor, cases[start:start + chunk_size], channel, cases[0].created_at)
+            _write_new_cases(cases[start:start + chunk_size])
         return cases
     try:
         with transaction.atomic():  # the chunks nest in it: the cases and the key commit together
             for start in range(0, len(cases), max(1, chunk_size)):
-                _import_chunk(actor, cases[start:start + chunk_size], channel, cases[0].created_at)
+                _write_new_cases(cases[start:start + chunk_size])
             # fails when a concurrent retry with the same key committed first: this batch is undone
             IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash,
                                           case_ids=[case.pk for case in cases], created_at=cases[0].created_at)
@@ -450,18 +535,29 @@ def rows_refused(errors: list[ErrorDetail]) -> InvalidInput:
 
 
 @transaction.atomic
-def _import_chunk(actor: Any, cases: list[Case], channel: str, now) -> None:
+def _write_new_cases(cases: list[Case]) -> None:
+    """Write new cases as `_new_case` makes them (a bulk intake's chunk, or the single reports of a
+    group), each with its own reporter, channel and time: their numbers with one update per
+    township counter and day, their possible duplicates with one query, the cases with one
+    insert, their report events and outbox rows with one COPY each (PostgreSQL). The counters are
+    held only for these writes."""
     from fengqiao.cases.selectors import duplicate_numbers_many
 
-    by_counter: dict[str, list[Case]] = {}
+    labels: dict[int | None, str] = {}  # how each reporter is named on the events, looked up once
+    by_counter: dict[tuple[str, str], list[Case]] = {}
     for case in cases:
-        by_counter.setdefault(_number_region(case.area_code), []).append(case)
-    for region_code in sorted(by_counter):  # always in the same order: two imports never wait on each other in turn
-        numbers = next_case_numbers(region_code=region_code, at=now, count=len(by_counter[region_code]))
-        for case, number in zip(by_counter[region_code], numbers, strict=True):
+        if case.reporter_user_id not in labels:
+            labels[case.reporter_user_id] = actor_label_of(case.reporter_user)
+        day = timezone.localtime(case.created_at).strftime("%Y%m%d")
+        by_counter.setdefault((_number_region(case.area_code), day), []).append(case)
+    for key in sorted(by_counter):  # always in the same order: two writers never wait on each other in turn
+        counted = by_counter[key]
+        numbers = next_case_numbers(region_code=key[0], at=counted[0].created_at, count=len(counted))
+        for case, number in zip(counted, numbers, strict=True):
             case.number = number
-    events = [build_event(case=case, action=A.REPORT, actor=actor, from_state="", to_state=S.REPORTED, now=now,
-                          payload={"channel": channel, "possible_duplicates": duplicates})
+    events = [build_event(case=case, action=A.REPORT, actor=case.reporter_user, actor_label=labels[case.reporter_user_id],
+                          from_state="", to_state=S.REPORTED, now=case.created_at,
+                          payload={"channel": case.channel, "possible_duplicates": duplicates})
               for case, duplicates in zip(cases, duplicate_numbers_many(cases=cases), strict=True)]
     Case.objects.bulk_create(cases)
     for event in events:
