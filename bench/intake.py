@@ -24,8 +24,8 @@ PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
    client (in process) with every SQL statement recorded, by the function of the package that
    issued it (statements per call); before them 300 timed POSTs through the test client: the
    cost of the API without a server and a network;
-5. HTTP: a server process (`fengqiao runserver --noreload`, threaded; no production WSGI server is
-   installed) on 127.0.0.1, an API token for the demo operator, C client threads on keep-alive
+5. HTTP: a server process (see below) on 127.0.0.1, an API token for the demo operator, C client
+   threads on keep-alive
    connections POSTing /api/v1/cases with an Idempotency-Key each, until --http-cases requests or
    --http-seconds have passed (after 10 s of one client alone: the time of a request without
    queueing); a refused connection is retried with the same key. Then: cases in the database ==
@@ -34,7 +34,8 @@ PostgreSQL database `bench_intake` on 127.0.0.1, dropped and created again):
    With --http-batch N each request is POST /api/v1/cases/batch of N rows (one Idempotency-Key
    a batch; a retried batch must answer with the same cases): cases/s counts cases, the latency
    is a request's.
-   The server is `fengqiao serve` (waitress, 16 threads) unless --runserver asks for Django's
+   The server is `fengqiao serve` (gunicorn: a worker process per CPU, 8 threads each) unless
+   --runserver asks for Django's
    development server (threaded, one connection per client); with --nodelay that one's connections
    set TCP_NODELAY, as production servers do.
 
@@ -251,18 +252,18 @@ def raw_baseline(first_id: int, n: int) -> dict:
 
 # -- HTTP ------------------------------------------------------------------------------------
 class Server:
-    """A server process on a free loopback port, debug off, plain HTTP: `fengqiao serve` (waitress,
-    a fixed pool of `threads`, so at most that many database connections) or, with
-    kind="runserver", Django's development server (a thread and a connection per client)."""
+    """A server process on a free loopback port, debug off, plain HTTP: `fengqiao serve` (gunicorn,
+    one worker process per CPU with a fixed pool of 8 threads each, so at most that many database
+    connections) or, with kind="runserver", Django's development server (a thread and a
+    connection per client)."""
 
-    def __init__(self, env: dict[str, str], workdir: str, nodelay: bool = False, kind: str = "waitress",
-                 threads: int = 16):
+    def __init__(self, env: dict[str, str], workdir: str, nodelay: bool = False, kind: str = "serve"):
         self.port = _setup.free_port()
         self.kind = kind
         self.log = open(Path(workdir) / f"server-{self.port}.log", "w")  # noqa: SIM115
         server_env = {**os.environ, **env}
-        if kind == "waitress":
-            argv = [_setup.PYTHON, "-m", "fengqiao.cli", "serve", f"127.0.0.1:{self.port}", "--threads", str(threads)]
+        if kind == "serve":
+            argv = [_setup.PYTHON, "-m", "fengqiao.cli", "serve", f"127.0.0.1:{self.port}"]
         else:
             command = ([_setup.PYTHON, __file__, "--serve-nodelay"] if nodelay
                        else [_setup.PYTHON, "-m", "fengqiao.cli"])
@@ -373,7 +374,7 @@ class _Shared:
 
 
 def http_intake(token: str, env: dict[str, str], workdir: str, items: list[dict], clients: int,
-                seconds: float, url: str, nodelay: bool, kind: str = "waitress", batch: int = 0) -> dict:
+                seconds: float, url: str, nodelay: bool, kind: str = "serve", batch: int = 0) -> dict:
     from fengqiao.cases.models import Case, IdempotencyKey
 
     server = Server(env, workdir, nodelay, kind=kind)
@@ -584,9 +585,9 @@ def child(args) -> None:
         print(f"\n  HTTP: up to {n_http:,} creates or {args.http_seconds:.0f} s, {args.clients} clients, "
               + (f"batches of {args.http_batch} rows (POST /api/v1/cases/batch), " if args.http_batch else "")
               + ("runserver (threaded" + (", TCP_NODELAY)" if args.nodelay else ")") if args.runserver
-                 else "fengqiao serve (waitress, 16 threads)"))
+                 else f"fengqiao serve (gunicorn, {os.cpu_count()} workers of 8 threads)"))
         result["http"] = http_intake(token, env, workdir, http_items, args.clients, args.http_seconds, url,
-                                     args.nodelay, "runserver" if args.runserver else "waitress", args.http_batch)
+                                     args.nodelay, "runserver" if args.runserver else "serve", args.http_batch)
         h = result["http"]
         print(f"    {h['ok']:,} created in {h['seconds']:.1f} s; errors {h['errors'] or 0}; "
               f"reconnects {h['reconnects']}; consistent: {h['consistent']}")
@@ -633,7 +634,7 @@ def print_database(r: dict) -> None:
     if h:
         one = h["serial"]
         path = f"/api/v1/cases/batch of {h['batch']}" if h.get("batch") else "/api/v1/cases"
-        server = ("waitress" if h.get("server") == "waitress"
+        server = ("fengqiao serve" if h.get("server") == "serve"
                   else "runserver, TCP_NODELAY" if h["nodelay"] else "runserver")
         rows.insert(1, [f"HTTP POST {path}, 1 client ({server})", f"{one['ok']:,}", f"{one['rate']:,.0f}",
                         f"{one['p50_ms']:.1f}", f"{one['p95_ms']:.1f}",
@@ -703,7 +704,7 @@ def main() -> None:
                         help="rows a request: POST /api/v1/cases/batch instead of one case a POST /api/v1/cases")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--runserver", action="store_true",
-                        help="serve with Django's development server instead of `fengqiao serve` (waitress)")
+                        help="serve with Django's development server instead of `fengqiao serve` (gunicorn)")
     parser.add_argument("--nodelay", action="store_true",
                         help="serve with TCP_NODELAY on the server's connections (as gunicorn does)")
     parser.add_argument("--profile", type=int, default=None,

@@ -1,6 +1,6 @@
 """Load on the resident portal's report form: many residents at once, each report with a photo.
 
-A real server process (`fengqiao serve`: waitress with 16 threads, debug off, rate limits raised by
+A real server process (`fengqiao serve`: gunicorn, a worker per CPU of 8 threads, debug off, rate limits raised by
 configuration: FENGQIAO_PUBLIC_RATE=off) on loopback; N client threads each fetch the form once (CSRF
 cookie and token), then POST multipart reports, each with a small JPEG and its own idempotency key,
 asking for JSON. A refused or broken connection is retried with the same key. Figures:
@@ -205,7 +205,7 @@ def child(args) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)  # debug off: hashed static files
 
         env = {**env, "FENGQIAO_PUBLIC_RATE": "off"}
-        # waitress: a fixed pool of 16 threads (and so at most 16 database connections); the 200
+        # gunicorn: a fixed pool of 8 threads a worker (and so at most that many database connections); the 200
         # clients queue at the server, as they would at a production server
         server = Server(env, workdir)
         try:
