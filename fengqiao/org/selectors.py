@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from fengqiao.core.versioning import VersionedCache
 from fengqiao.org.models import Assignment, Department
-from fengqiao.org.permissions import ROLE_ACTIONS, Action, Target
+from fengqiao.org.permissions import ASSIGNMENTS_KEY, ROLE_ACTIONS, Action, Target
 
 
 def _area_prefixes(area_code: str) -> list[str]:
@@ -35,9 +35,6 @@ def users_who_may(action: Action, target: Target, *, roles=None) -> QuerySet:
         scope |= Q(department_id__in=_department_ancestors(target.department_ids))
     user_ids = Assignment.objects.filter(scope, role__in=allowed_roles, is_active=True).values("user_id")
     return get_user_model().objects.filter(pk__in=user_ids, is_active=True)
-
-
-ASSIGNMENTS_KEY = "org.assignments"
 
 
 def _no_recipients_yet() -> dict[tuple, list]:

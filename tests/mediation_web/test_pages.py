@@ -244,12 +244,14 @@ def test_lists_take_a_bounded_number_of_queries(signed_in, world):
     for i in range(2):
         assigned(world, 1 + i % 3)
         world.register()
+    count()  # the first request also fills what the process keeps (the user's grants)
     few = count()
     for i in range(6):
         assigned(world, 1 + i % 3)
         world.register()
     assert count() == few
     mediator_client = signed_in(world.mediators[1].user)
+    mediator_client.get(WORKSPACE)
     with CaptureQueriesContext(connection) as first:
         mediator_client.get(WORKSPACE)
     assigned(world)

@@ -1,7 +1,10 @@
 """Role × scope matrix for the one permission resolver."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fengqiao.geo.models import Grid, Region
 from fengqiao.org.models import Role
@@ -155,3 +158,24 @@ def test_an_assignment_has_exactly_one_scope(world):
         AssignmentFactory(user=user, role=Role.OPERATOR, region=world["town_a"], grid=world["grid_a"])
     with pytest.raises(IntegrityError), transaction.atomic():
         AssignmentFactory(user=user, role=Role.OPERATOR)
+
+
+@pytest.mark.django_db
+def test_grants_are_read_once_per_process_and_again_after_a_change(world):
+    user = UserFactory()
+    assignment = AssignmentFactory(user=user, role=Role.OPERATOR, region=world["town_a"])
+    assert permissions_for(user).can(Action.VIEW_CASE, world["inside"])
+    fresh = get_user_model().objects.get(pk=user.pk)  # the next request's user object
+    with CaptureQueriesContext(connection) as queries:
+        assert permissions_for(fresh).can(Action.VIEW_CASE, world["inside"])
+    assert not [q for q in queries.captured_queries if "org_assignment" in q["sql"]]
+    assignment.is_active = False
+    assignment.save()  # org.signals: every process forgets the grants
+    later = get_user_model().objects.get(pk=user.pk)
+    assert not permissions_for(later).can(Action.VIEW_CASE, world["inside"])
+    assignment.is_active = True
+    assignment.save()
+    assert permissions_for(get_user_model().objects.get(pk=user.pk)).can(Action.VIEW_CASE, world["inside"])
+    # a deactivated user is refused by the user row itself, at once, whatever a process kept
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)  # no signal, no forgetting
+    assert not permissions_for(get_user_model().objects.get(pk=user.pk)).can(Action.VIEW_CASE, world["inside"])
