@@ -122,6 +122,13 @@ TEMPLATES = [
 
 DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'fengqiao.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters bound on the server, and a statement a connection runs again and again prepared
+    # after its fifth run (psycopg's prepare_threshold): PostgreSQL parses and plans it once per
+    # connection, not once per call. Behind a pooler that cannot keep prepared statements
+    # (PgBouncer before 1.21 in transaction mode) set FENGQIAO_DB_PREPARE=0.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5 if env("DB_PREPARE", "1") == "1" else None})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
