@@ -325,7 +325,7 @@ def case_list(*, actor: Any, filters: CaseFilters | None = None, cursor: str | N
 
 
 def case_timeline(*, case: Case, public_only: bool = False) -> list[CaseEvent]:
-    events = case.events.select_related("actor").order_by("seq")
+    events = case.events.order_by("seq")  # an event names its actor itself (actor_label)
     return list(events.filter(is_public=True) if public_only else events)
 
 

@@ -306,12 +306,13 @@ def _report_hash(*, channel: str, category: Category, description: str, lon: flo
 def _earlier_report(actor: Any, key: str, key_hash: str) -> Case | None:
     """The case an earlier request with this key created; None for a new key; Conflict when the
     key was used for another request."""
-    existing = IdempotencyKey.objects.filter(actor=actor, key=key).select_related("case").first()
-    if existing is None:
+    found = IdempotencyKey.objects.filter(actor=actor, key=key).values_list("request_hash", "case_id")[:1]
+    if not found:  # most requests: one narrow read
         return None
-    if existing.request_hash != key_hash or existing.case is None:
+    [(request_hash, case_id)] = found
+    if request_hash != key_hash or case_id is None:
         raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
-    return existing.case
+    return Case.objects.select_related("category", "platform", "grid", "region").get(pk=case_id)
 
 
 def _checked_report(*, actor: Any, channel: str, category: Category, description: str, lon: float | None,
