@@ -17,7 +17,7 @@ township built (`build_demo()` without its generated history):
    put back as they were (deleted with their events and messages and inserted again), then
    - the query that finds what is due (the sweep's own: `next_due_at <= now` on the partial index,
      ordered, limit 1,000) is timed (median of 5),
-   - `sweep_deadlines(limit=1000)` is timed: the first run does the work (batches of 250 due
+   - `sweep_deadlines(limit=1000)` is timed: the first run does the work (batches of 500 due
      cases, a transaction each),
    - a second run, with nothing due, is timed (median of 5),
    - the worker's next step, `fan_out_notices()`, which turns the sweep's pending notices into
