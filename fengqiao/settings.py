@@ -124,11 +124,14 @@ DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'fengqiao.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters bound on the server, and a statement a connection runs again and again prepared
-    # after its fifth run (psycopg's prepare_threshold): PostgreSQL parses and plans it once per
-    # connection, not once per call. Behind a pooler that cannot keep prepared statements
-    # (PgBouncer before 1.21 in transaction mode) set FENGQIAO_DB_PREPARE=0.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"server_side_binding": True, "prepare_threshold": 5 if env("DB_PREPARE", "1") == "1" else None})
+    # after its fifth run (psycopg's prepare_threshold): PostgreSQL parses it once per connection,
+    # not once per call. It still plans each run for its values (plan_cache_mode): a plan made
+    # for no values in particular would scan a million cases for `next_due_at <= now`. Behind a
+    # pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode) set
+    # FENGQIAO_DB_PREPARE=0.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.update({"server_side_binding": True, "prepare_threshold": 5 if env("DB_PREPARE", "1") == "1" else None})
+    options["options"] = f"{options.get('options', '')} -c plan_cache_mode=force_custom_plan".strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Header, Path, Query, Router, Status
@@ -193,7 +192,6 @@ def create_cases(request: HttpRequest, payload: CaseBatchIn,
         raise services.rows_refused(errors)
     cases = services.case_import(actor=_actor(request), reports=reports, channel=payload.channel,
                                  idempotency_key=idempotency_key or None)
-    prefetch_related_objects(cases, "platform")
     return Status(201, {"items": [case_item(case) for case in cases]})
 
 

@@ -284,10 +284,10 @@ def case_report(
     except IntegrityError:
         if not idempotency_key:
             raise
-        winner = IdempotencyKey.objects.filter(actor=actor, key=idempotency_key).select_related("case").first()
-        if winner is None or winner.case is None:
+        winner = _earlier_report(actor, idempotency_key, key_hash or "")
+        if winner is None:
             raise Conflict("retry", _("The same request is being processed; try again.")) from None
-        return winner.case
+        return winner
 
 
 def _report_hash(*, channel: str, category: Category, description: str, lon: float | None, lat: float | None,
@@ -380,14 +380,14 @@ def case_report_together(*, actor: Any, channel: str, report: IncomingReport,
     among the others of its group too. Inside a transaction (the caller's writes must commit with
     the case), or when the group's write fails (say a concurrent retry of one of its keys), the
     report is taken alone by `case_report`."""
-    fields = dict(channel=channel, **{name: getattr(report, name) for name in _REPORT_FIELDS},
-                  category=report.category, grid=report.grid)
+    given = dict(channel=channel, **{name: getattr(report, name) for name in _REPORT_FIELDS},
+                 category=report.category, grid=report.grid)
     if connection.in_atomic_block:
-        return case_report(actor=actor, idempotency_key=idempotency_key, **fields)
+        return case_report(actor=actor, idempotency_key=idempotency_key, **given)
     now = clock.now()
     reporter = actor if getattr(actor, "is_authenticated", False) else None
     key_hash = ""
-    full = dict(fields, asset=None, photos=(), close_on_spot=False, resolution="")
+    full = dict(given, asset=None, photos=(), close_on_spot=False, resolution="")
     if idempotency_key:
         key_hash = _report_hash(**full)
         earlier = _earlier_report(reporter, idempotency_key, key_hash)
@@ -397,7 +397,7 @@ def case_report_together(*, actor: Any, channel: str, report: IncomingReport,
     try:
         return _reports_together.submit(_Waiting(case, idempotency_key, key_hash))
     except GroupWriteFailed:
-        return case_report(actor=actor, idempotency_key=idempotency_key, **fields)
+        return case_report(actor=actor, idempotency_key=idempotency_key, **given)
 
 
 # -- bulk intake -------------------------------------------------------------------------------
@@ -487,7 +487,7 @@ def _cases_of_key(actor: Any, key: str, key_hash: str) -> list[Case] | None:
         return None
     if existing.request_hash != key_hash or existing.case_id is not None:
         raise Conflict("idempotency_key_reused", _("This idempotency key was used for another request."))
-    by_id = Case.objects.select_related("category", "grid", "region").in_bulk(existing.case_ids)
+    by_id = Case.objects.select_related("category", "platform", "grid", "region").in_bulk(existing.case_ids)
     return [by_id[pk] for pk in existing.case_ids if pk in by_id]
 
 

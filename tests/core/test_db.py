@@ -4,7 +4,7 @@ PostgreSQL, batched statements on SQLite) read back exactly as the ORM would hav
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from fengqiao.core import clock
 from fengqiao.core.db import insert_rows, row_values, update_rows
@@ -64,3 +64,20 @@ def test_commit_without_waiting_for_disk_holds_for_its_transaction_only():
         commit_without_waiting_for_disk()
         assert setting() == (None if connection.vendor != "postgresql" else "off")
     assert setting() == default and default in (None, "on")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the connection settings of PostgreSQL")
+def test_postgresql_binds_on_the_server_prepares_repeats_and_plans_each_run_for_its_values():
+    from fengqiao.cases.models import Case
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        # a generic plan of `next_due_at <= $1` does not know "now" from "the end of time": it
+        # would read every case to find nothing due
+        assert cursor.fetchone()[0] == "force_custom_plan"
+    assert connection.connection.prepare_threshold == 5
+    for _ in range(8):  # past the threshold: prepared
+        assert not Case.objects.filter(next_due_at__lte=clock.now()).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 1
