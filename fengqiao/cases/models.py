@@ -236,7 +236,9 @@ class Case(models.Model):
             models.Index(fields=["lead_department", "state", "due_at"], name="case_dept_state_due"),
             models.Index(fields=["area_code", "created_at"], name="case_area_created"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
-            models.Index(fields=["lon", "lat"], name="case_point"),
+            # the duplicate search: the same category near a point (its cost follows the cases of
+            # that category nearby, not every case nearby)
+            models.Index(fields=["category", "lon", "lat"], name="case_category_point"),
             # a scope's cases under an area-code prefix, open or not (LIKE 'prefix%'), and equality
             models.Index(fields=["area_code"], name="case_area_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["reporter_phone_index"], name="case_reporter_phone",

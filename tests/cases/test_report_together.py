@@ -2,7 +2,6 @@
 the case case_report would make."""
 
 import threading
-import time
 
 import pytest
 from django.db import connections, transaction
@@ -14,6 +13,7 @@ from fengqiao.cases.services import IncomingReport, case_report_together
 from fengqiao.core.errors import Conflict, NotFound
 from fengqiao.notify.models import Message
 from tests.cases.test_import import SAME_AS_REPORTED
+from tests.threads import wait_until
 
 THREADS = 6
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -23,14 +23,6 @@ def _report(loop, i: int = 0, **fields) -> IncomingReport:
     lon, lat = loop.point()
     return IncomingReport(**{"category": loop.category, "description": f"道路积水（{i}）", "lon": lon, "lat": lat,
                              **fields})
-
-
-def _wait_until(condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the other requests did not arrive")
-        time.sleep(0.001)
 
 
 def _concurrently(calls) -> list:
@@ -61,7 +53,7 @@ def groups(monkeypatch):
 
     def counted(cases):
         if not sizes:
-            _wait_until(lambda: s._reports_together.waiting() == THREADS - 1)
+            wait_until(lambda: s._reports_together.waiting() == THREADS - 1)
         sizes.append(len(cases))
         return write(cases)
 
@@ -116,7 +108,7 @@ def test_when_the_group_cannot_be_written_each_report_is_taken_alone(loop, monke
 
     def fails_once(cases):
         if not failed:
-            _wait_until(lambda: s._reports_together.waiting() == THREADS - 1)
+            wait_until(lambda: s._reports_together.waiting() == THREADS - 1)
             failed.append(len(cases))
             raise RuntimeError("the connection was lost")
         return write(cases)

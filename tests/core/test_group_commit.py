@@ -1,22 +1,13 @@
 """GroupCommit: concurrent jobs written together, each submitter with its own result."""
 
 import threading
-import time
 
 import pytest
 
 from fengqiao.core.group_commit import GroupCommit, GroupWriteFailed
+from tests.threads import wait_until
 
 THREADS = 6
-
-
-def _wait_until(condition, seconds: float = 10.0) -> None:
-    """Wait for the other threads to reach a point (a bound, not a timing: it only stops a hang)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the other threads did not arrive")
-        time.sleep(0.001)
 
 
 def _run_together(group: GroupCommit, jobs: list) -> tuple[dict, dict]:
@@ -48,7 +39,7 @@ def test_jobs_that_wait_meanwhile_are_written_in_one_call_each_with_its_own_resu
 
     def write(jobs):
         if not calls:  # the first writer holds on until every other submitter waits behind it
-            _wait_until(lambda: group.waiting() == THREADS - 1)
+            wait_until(lambda: group.waiting() == THREADS - 1)
         calls.append(sorted(jobs))
         return [f"case-{job}" for job in jobs]
 
@@ -65,7 +56,7 @@ def test_a_failed_write_fails_its_group_and_the_next_group_goes_on():
     def write(jobs):
         calls.append(sorted(jobs))
         if len(calls) == 1:
-            _wait_until(lambda: group.waiting() == THREADS - 1)
+            wait_until(lambda: group.waiting() == THREADS - 1)
             raise RuntimeError("the database went away")
         return jobs
 
@@ -88,7 +79,7 @@ def test_a_group_holds_at_most_max_group_jobs():
 
     def write(jobs):
         if not calls:
-            _wait_until(lambda: group.waiting() == THREADS - 1)
+            wait_until(lambda: group.waiting() == THREADS - 1)
         calls.append(len(jobs))
         return jobs
 
