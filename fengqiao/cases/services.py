@@ -242,12 +242,9 @@ def case_report(
         with transaction.atomic():
             now = clock.now()
             actor = actor if getattr(actor, "is_authenticated", False) else None
-            key_hash = None
-            if idempotency_key:
-                key_hash = _report_hash(**report)
-                earlier = _earlier_report(actor, idempotency_key, key_hash)
-                if earlier is not None:
-                    return earlier
+            key_hash, earlier = _keyed(actor, idempotency_key, report)
+            if earlier is not None:
+                return earlier
             case = _checked_report(actor=actor, now=now, **report)
             area_code = case.area_code
             from fengqiao.cases.selectors import duplicate_candidates
@@ -275,7 +272,7 @@ def case_report(
             if idempotency_key:
                 # a concurrent retry with the same key that committed first makes this insert fail,
                 # which undoes everything written here (below: its case is the answer)
-                IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash or "", case=case,
+                IdempotencyKey.objects.create(actor=actor, key=idempotency_key, request_hash=key_hash, case=case,
                                               created_at=now)
             _store_photos(case, events[-1], photos, now)  # files last: a lost race above leaves none behind
             message.send(case=case)
@@ -284,7 +281,7 @@ def case_report(
     except IntegrityError:
         if not idempotency_key:
             raise
-        winner = _earlier_report(actor, idempotency_key, key_hash or "")
+        winner = _earlier_report(actor, idempotency_key, key_hash)
         if winner is None:
             raise Conflict("retry", _("The same request is being processed; try again.")) from None
         return winner
@@ -301,6 +298,15 @@ def _report_hash(*, channel: str, category: Category, description: str, lon: flo
         request_type=request_type, is_public=is_public, anonymous=anonymous, reporter_name=reporter_name,
         reporter_phone=reporter_phone, close=close_on_spot, resolution=resolution,
         photos=[(p.kind, hashlib.sha256(p.data).hexdigest()) for p in photos])
+
+
+def _keyed(actor: Any, key: str | None, report: dict[str, Any]) -> tuple[str, Case | None]:
+    """For a report with an idempotency key: what the key stands for, and the case an earlier
+    request with it created (None: a new key). ("", None) without a key."""
+    if not key:
+        return "", None
+    key_hash = _report_hash(**report)
+    return key_hash, _earlier_report(actor, key, key_hash)
 
 
 def _earlier_report(actor: Any, key: str, key_hash: str) -> Case | None:
@@ -386,13 +392,10 @@ def case_report_together(*, actor: Any, channel: str, report: IncomingReport,
         return case_report(actor=actor, idempotency_key=idempotency_key, **given)
     now = clock.now()
     reporter = actor if getattr(actor, "is_authenticated", False) else None
-    key_hash = ""
     full = dict(given, asset=None, photos=(), close_on_spot=False, resolution="")
-    if idempotency_key:
-        key_hash = _report_hash(**full)
-        earlier = _earlier_report(reporter, idempotency_key, key_hash)
-        if earlier is not None:
-            return earlier
+    key_hash, earlier = _keyed(reporter, idempotency_key, full)
+    if earlier is not None:
+        return earlier
     case = _checked_report(actor=reporter, now=now, **full)
     try:
         return _reports_together.submit(_Waiting(case, idempotency_key, key_hash))
