@@ -463,7 +463,8 @@ def case_import(*, actor: Any, reports: Sequence[IncomingReport], channel: str =
         return []
     if not idempotency_key:
         for start in range(0, len(cases), max(1, chunk_size)):
-            _write_new_cases(cases[start:start + chunk_size])
+            with transaction.atomic():  # a chunk a transaction: the counters are held briefly
+                _write_new_cases(cases[start:start + chunk_size])
         return cases
     try:
         with transaction.atomic():  # the chunks nest in it: the cases and the key commit together
@@ -538,13 +539,12 @@ def rows_refused(errors: list[ErrorDetail]) -> InvalidInput:
                         % {"n": rows}, errors=errors[:IMPORT_ERRORS_LISTED])
 
 
-@transaction.atomic
 def _write_new_cases(cases: list[Case]) -> None:
     """Write new cases as `_new_case` makes them (a bulk intake's chunk, or the single reports of a
-    group), each with its own reporter, channel and time: their numbers with one update per
-    township counter and day, their possible duplicates with one query, the cases with one
-    insert, their report events and outbox rows with one COPY each (PostgreSQL). The counters are
-    held only for these writes."""
+    group), each with its own reporter, channel and time, in the caller's transaction: their
+    numbers with one update per township counter and day, their possible duplicates with one
+    query, the cases with one insert, their report events and outbox rows with one COPY each
+    (PostgreSQL). The counters are held from here to the commit."""
     from fengqiao.cases.selectors import duplicate_numbers_many
 
     labels: dict[int | None, str] = {}  # how each reporter is named on the events, looked up once
