@@ -234,10 +234,11 @@ def case_report(
 
     Everything is read, checked and computed first; the township's daily number counter, whose row
     stays locked until the commit, is taken last, just before the rows are written."""
-    report = dict(channel=channel, category=category, description=description, lon=lon, lat=lat, grid=grid,
-                  asset=asset, address=address, urgency=urgency, request_type=request_type, is_public=is_public,
-                  anonymous=anonymous, reporter_name=reporter_name, reporter_phone=reporter_phone, photos=photos,
-                  close_on_spot=close_on_spot, resolution=resolution)
+    report: dict[str, Any] = dict(
+        channel=channel, category=category, description=description, lon=lon, lat=lat, grid=grid, asset=asset,
+        address=address, urgency=urgency, request_type=request_type, is_public=is_public, anonymous=anonymous,
+        reporter_name=reporter_name, reporter_phone=reporter_phone, photos=photos, close_on_spot=close_on_spot,
+        resolution=resolution)
     try:
         with transaction.atomic():
             now = clock.now()
