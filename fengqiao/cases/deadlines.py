@@ -20,7 +20,7 @@ from django.conf import settings
 from fengqiao.cases.models import Case, DeadlineWarning
 from fengqiao.cases.states import CLOCK_STATES, STAGE_OF_STATE, CaseState
 from fengqiao.core.calendar import TimeUnit, get_calendar
-from fengqiao.core.versioning import VersionedCache
+from fengqiao.core.versioning import Remembered
 
 # Used when neither the category nor its ancestors give a limit for the stage.
 STAGE_DEFAULTS: dict[str, tuple[int, TimeUnit]] = {
@@ -47,23 +47,16 @@ def escalate_after_hours() -> float:
     return float(getattr(settings, "DEADLINE_ESCALATE_AFTER", 8))
 
 
-def _remembered_limits() -> dict[tuple[int, str, str], tuple[int, TimeUnit] | None]:
-    return {}
-
-
 # Limits already looked up, per process; forgotten when the catalogue changes (cases.signals).
-_limits: VersionedCache[dict] = VersionedCache("cases.catalogue", _remembered_limits,
-                                               lambda: settings.LOCATOR_CHECK_SECONDS)
+_limits: Remembered[tuple[int, str, str], tuple[int, TimeUnit] | None] = Remembered("cases.catalogue")
 
 
 def stage_limit(case: Case, stage: str) -> tuple[int, TimeUnit]:
     from fengqiao.cases.selectors import time_limit_for
 
-    remembered = _limits.get()
-    key = (case.category_id, stage, case.urgency)
-    if key not in remembered:
-        remembered[key] = time_limit_for(category=case.category, stage=stage, urgency=case.urgency)
-    return remembered[key] or STAGE_DEFAULTS[stage]
+    limit = _limits.get((case.category_id, stage, case.urgency),
+                        lambda: time_limit_for(category=case.category, stage=stage, urgency=case.urgency))
+    return limit or STAGE_DEFAULTS[stage]
 
 
 def _deadline(start: datetime, amount: int, unit: TimeUnit) -> tuple[datetime, datetime]:

@@ -15,6 +15,8 @@ from django.db import transaction
 from django.db.models import F
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def current_version(key: str) -> int:
@@ -69,6 +71,22 @@ class VersionedCache(Generic[T]):
                 self._value = self._build()
                 self._version = version
             return self._value
+
+
+class Remembered(Generic[K, V]):
+    """Values looked up one at a time, each kept per process once read, all forgotten when
+    configuration `key` changes (a user's grants, a grid by its code, a category's time limit)."""
+
+    def __init__(self, key: str):
+        from django.conf import settings
+
+        self._cache: VersionedCache[dict[K, V]] = VersionedCache(key, dict, lambda: settings.LOCATOR_CHECK_SECONDS)
+
+    def get(self, name: K, load: Callable[[], V]) -> V:
+        known = self._cache.get()
+        if name not in known:
+            known[name] = load()
+        return known[name]
 
 
 _caches: dict[str, list[VersionedCache]] = {}

@@ -6,36 +6,19 @@ bumps the locator's configuration version; see core.versioning).
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
-
-from fengqiao.core.versioning import VersionedCache
+from fengqiao.core.versioning import Remembered
 from fengqiao.geo.models import Grid, Region
 from fengqiao.geo.signals import LOCATOR_KEY
 
-
-def _remembered() -> dict[tuple[str, str], Any]:
-    return {}
-
-
-_known: VersionedCache[dict[tuple[str, str], Any]] = VersionedCache(LOCATOR_KEY, _remembered,
-                                                                    lambda: settings.LOCATOR_CHECK_SECONDS)
+_grids: Remembered[str, Grid] = Remembered(LOCATOR_KEY)
+_regions: Remembered[str, Region] = Remembered(LOCATOR_KEY)
 
 
 def grid_by_code(code: str) -> Grid:
-    """The grid with its region; Grid.DoesNotExist when there is none."""
-    known = _known.get()
-    grid = known.get(("grid", code))
-    if grid is None:
-        grid = known[("grid", code)] = Grid.objects.select_related("region").get(code=code)
-    return grid
+    """The grid with its region; Grid.DoesNotExist when there is none (and nothing is kept)."""
+    return _grids.get(code, lambda: Grid.objects.select_related("region").get(code=code))
 
 
 def region_by_code(code: str) -> Region:
-    """The region; Region.DoesNotExist when there is none."""
-    known = _known.get()
-    region = known.get(("region", code))
-    if region is None:
-        region = known[("region", code)] = Region.objects.get(code=code)
-    return region
+    """The region; Region.DoesNotExist when there is none (and nothing is kept)."""
+    return _regions.get(code, lambda: Region.objects.get(code=code))

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from django.conf import settings
 from django.db.models import Q
 
-from fengqiao.core.versioning import VersionedCache
+from fengqiao.core.versioning import Remembered
 from fengqiao.org.models import Assignment, Department, Role
 
 # bumped by org.signals whenever assignments, departments, staff profiles or users change
@@ -132,15 +131,10 @@ def _department_subtree(department_ids: Iterable[int]) -> frozenset[int]:
     return frozenset(found)
 
 
-def _no_grants_yet() -> dict[int, tuple[Grant, ...]]:
-    return {}
-
-
 # each user's grants, read once per process and forgotten when the organisation changes, so a
 # request does not read the assignments again (another process sees a change within
 # LOCATOR_CHECK_SECONDS; a deactivated user is refused at once, by the user row itself)
-_grants: VersionedCache[dict[int, tuple[Grant, ...]]] = VersionedCache(
-    ASSIGNMENTS_KEY, _no_grants_yet, lambda: settings.LOCATOR_CHECK_SECONDS)
+_grants: Remembered[int, tuple[Grant, ...]] = Remembered(ASSIGNMENTS_KEY)
 
 
 class PermissionResolver:
@@ -152,11 +146,7 @@ class PermissionResolver:
     def _load(self) -> tuple[Grant, ...]:
         if not self.user.is_active:
             return ()
-        known = _grants.get()
-        grants = known.get(self.user.pk)
-        if grants is None:
-            grants = known[self.user.pk] = self._read()
-        return grants
+        return _grants.get(self.user.pk, self._read)
 
     def _read(self) -> tuple[Grant, ...]:
         grants = []

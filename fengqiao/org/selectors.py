@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from fengqiao.core.versioning import VersionedCache
+from fengqiao.core.versioning import Remembered
 from fengqiao.org.models import Assignment, Department
 from fengqiao.org.permissions import ASSIGNMENTS_KEY, ROLE_ACTIONS, Action, Target
 
@@ -37,21 +36,12 @@ def users_who_may(action: Action, target: Target, *, roles=None) -> QuerySet:
     return get_user_model().objects.filter(pk__in=user_ids, is_active=True)
 
 
-def _no_recipients_yet() -> dict[tuple, list]:
-    return {}
-
-
 # Who may do what where, remembered per process (notifications ask it for every event); forgotten
 # when assignments, departments, users or staff profiles change (org.signals).
-_recipients: VersionedCache[dict[tuple, list]] = VersionedCache(
-    ASSIGNMENTS_KEY, _no_recipients_yet, lambda: settings.LOCATOR_CHECK_SECONDS)
+_recipients: Remembered[tuple, list] = Remembered(ASSIGNMENTS_KEY)
 
 
 def recipients_who_may(action: Action, target: Target) -> list:
     """`users_who_may` as a list of users with their staff profiles, remembered per process."""
-    remembered = _recipients.get()
-    key = (action, target.area_code, target.department_ids)
-    found = remembered.get(key)
-    if found is None:
-        found = remembered[key] = list(users_who_may(action, target).select_related("staff_profile"))
-    return found
+    return _recipients.get((action, target.area_code, target.department_ids),
+                           lambda: list(users_who_may(action, target).select_related("staff_profile")))
