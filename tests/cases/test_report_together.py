@@ -13,7 +13,7 @@ from fengqiao.cases.services import IncomingReport, case_report_together
 from fengqiao.core.errors import Conflict, NotFound
 from fengqiao.notify.models import Message
 from tests.cases.test_import import SAME_AS_REPORTED
-from tests.threads import wait_until
+from tests.waiting import wait_until
 
 THREADS = 6
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

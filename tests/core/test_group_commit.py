@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from fengqiao.core.group_commit import GroupCommit, GroupWriteFailed
-from tests.threads import wait_until
+from tests.waiting import wait_until
 
 THREADS = 6
 

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from fengqiao.core.management.commands import serve
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +65,7 @@ def test_serve_answers_from_two_worker_processes(tmp_path):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(server.stdout.read().decode() if server.stdout else "no output") from None
                 time.sleep(0.2)
-        assert len(_children(server.pid)) == 2
+        wait_until(lambda: len(_children(server.pid)) == 2, seconds=30)  # gunicorn starts them one by one
     finally:
         server.send_signal(signal.SIGTERM)  # a graceful stop: the workers finish what they hold
         assert server.wait(timeout=40) == 0
