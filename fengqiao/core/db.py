@@ -1,11 +1,10 @@
 """Small database helpers the ORM has no fast path for: writing many rows of one model at once.
 
-Django's bulk_create and bulk_update build every value through the query compiler and, on
-PostgreSQL, quote them into the SQL text on the client (Django binds parameters client-side by
-default); for a few thousand rows that costs more CPU than the database spends writing them. These
-helpers prepare each value once and let the driver send them. On PostgreSQL, inserts go by COPY
-and updates as one UPDATE joined to arrays of the new values, bound on the server in binary; SQLite, which runs
-in process, takes batched statements.
+Django's bulk_create and bulk_update build every value through the query compiler, one
+parameter per value; for a few thousand rows that costs more CPU than the database spends writing
+them. These helpers prepare each value once and let the driver send them. On PostgreSQL, inserts
+go by COPY and updates as one UPDATE joined to arrays of the new values, bound on the server in
+binary; SQLite, which runs in process, takes batched statements.
 """
 
 from __future__ import annotations
@@ -90,7 +89,8 @@ def update_rows(objs: Sequence[models.Model], fields: Sequence[str]) -> None:
             arrays = ", ".join(f"%b::{f.db_type(connection)}[]" for f in [meta.pk, *columns])
             sql = (f"UPDATE {table} SET " + ", ".join(f"{n} = v.{n}" for n in names)  # noqa: S608
                    + f" FROM unnest({arrays}) AS v({pk}, {', '.join(names)}) WHERE {table}.{pk} = v.{pk}")
-            # Django's own cursors bind on the client (quoting every value into the SQL text)
+            # the driver's own server-binding cursor: the helper does not depend on how the
+            # settings make Django's cursors bind
             with psycopg.Cursor(cursor.cursor.connection) as bound:
                 bound.execute(sql, [[obj.pk for obj in objs], *map(list, zip(*values, strict=True))])
         else:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -78,8 +79,6 @@ class Remembered(Generic[K, V]):
     configuration `key` changes (a user's grants, a grid by its code, a category's time limit)."""
 
     def __init__(self, key: str):
-        from django.conf import settings
-
         self._cache: VersionedCache[dict[K, V]] = VersionedCache(key, dict, lambda: settings.LOCATOR_CHECK_SECONDS)
 
     def get(self, name: K, load: Callable[[], V]) -> V:
